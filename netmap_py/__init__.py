@@ -1,0 +1,111 @@
+"""netmap_py: netmap's packet I/O API for Python, on netmap, AF_XDP or AF_PACKET.
+
+    import netmap_py
+    with netmap_py.open("packet:veth0") as port:
+        ring = port.tx_rings[0]
+        ...
+
+The rings, slots and buffers are netmap's on every backend; only the sync calls
+differ.  See README.md for the layers and the backends.
+"""
+from __future__ import annotations
+
+import errno
+import os
+
+from . import checks, constants
+from .constants import *  # noqa: F403  (NS_*, NR_*, NETMAP_* as ints)
+from .portspec import PortSpec
+
+try:
+    from . import _core
+    from ._core import Port, Ring, Slot, same_region
+except ImportError as e:  # pragma: no cover - only without a build
+    raise ImportError(
+        "netmap_py's compiled core is missing: install with 'pip install .' (or run "
+        "'python setup.py build_ext --inplace' in a checkout)") from e
+
+__version__ = "0.1.0"
+__all__ = ["open", "PortSpec", "Port", "Ring", "Slot", "same_region", "checks", "constants",
+           "POLLIN", "POLLOUT"]
+
+POLLIN, POLLOUT = 0x1, 0x4
+DEFAULT_SLOTS = 1024
+DEFAULT_BUF_SIZE = 2048
+
+
+def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | None = None,
+         accept_vnet_hdr: bool = False, rx_ring_mb: int = 8) -> Port:
+    """Open a port by name (``netmap:eth0``, ``xdp:eth0-1``, ``packet:eth0``, ``eth0``).
+
+    A bare name picks netmap when /dev/netmap exists and the interface registers,
+    else AF_PACKET (``Port.backend_reason`` says why).  A forced prefix that cannot
+    work raises ``OSError`` saying why; it never falls back silently.
+    """
+    spec = portspec if isinstance(portspec, PortSpec) else PortSpec.parse(portspec)
+    conf = spec.conf()
+    if slots is not None:
+        conf.setdefault("tx_slots", slots)
+        conf.setdefault("rx_slots", slots)
+    if spec.backend == "netmap":
+        return _open_netmap(spec, accept_vnet_hdr, "asked for with netmap:")
+    if spec.backend == "xdp":
+        raise OSError(errno.EOPNOTSUPP,
+                      "the AF_XDP backend is not available in this version of netmap_py; "
+                      f"use packet:{spec.name} (or a bare name to choose automatically)", spec.text)
+    if spec.backend == "loop":
+        n = conf.get("tx_rings", 1)
+        return _core.open_loop(spec, n, conf.get("tx_slots", DEFAULT_SLOTS),
+                               buf_size or DEFAULT_BUF_SIZE, "asked for with loop:")
+    if spec.backend == "packet":
+        return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:")
+    # auto: netmap where it can register the interface, else AF_PACKET
+    if checks.NETMAP_DEV.exists():
+        try:
+            return _open_netmap(spec, accept_vnet_hdr, "netmap module loaded and the port registered")
+        except OSError as e:
+            why = f"netmap could not register {spec.name} ({e.strerror})"
+    else:
+        why = "netmap module not loaded (/dev/netmap missing)"
+    why += "; AF_XDP backend not in this version; using AF_PACKET rings"
+    return _open_packet(spec, conf, buf_size, rx_ring_mb, why)
+
+
+def _open_netmap(spec: PortSpec, accept_vnet_hdr: bool, reason: str) -> Port:
+    share = spec.option("share")
+    share_spec = PortSpec.parse(share["port"]) if share else None
+    extra = constants.NR_ACCEPT_VNET_HDR if accept_vnet_hdr else 0
+    return _core.open_netmap(spec, extra, reason, share_spec)
+
+
+def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: int,
+                 reason: str) -> Port:
+    info = checks.interface(spec.name)
+    if not info.exists:
+        raise OSError(errno.ENODEV, info.facts[0].sentence, spec.text)
+    if os.geteuid() != 0:
+        # the kernel would say EPERM at socket(); say what to do first
+        try:
+            import socket
+            socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
+        except PermissionError:
+            raise PermissionError(errno.EPERM, "AF_PACKET sockets need CAP_NET_RAW: run as root",
+                                  spec.text) from None
+    nrings = max(conf.get("tx_rings", 0), conf.get("rx_rings", 0),
+                 info.tx_queues, info.rx_queues, 1)
+    if spec.mode == constants.NR_REG_ONE_NIC:
+        if spec.ringid >= nrings:
+            raise OSError(errno.EINVAL,
+                          f"ring {spec.ringid} does not exist: {spec.name} has {nrings} ring(s) "
+                          f"(ask for more with @conf:rings=N)", spec.text)
+        first, count = spec.ringid, 1
+    else:
+        first, count = 0, nrings
+    slots = conf.get("tx_slots", DEFAULT_SLOTS)
+    bs = buf_size or DEFAULT_BUF_SIZE
+    tx = not spec.flags & constants.NR_RX_RINGS_ONLY
+    rx = not spec.flags & constants.NR_TX_RINGS_ONLY
+    max_frame = max(bs, info.mtu + 18)
+    blocks = max(4, rx_ring_mb * 4)  # 256 KiB blocks
+    return _core.open_packet(spec, info.ifindex, nrings, first, count, tx, rx, slots, bs,
+                             max_frame, 256, blocks, reason)

@@ -1,0 +1,70 @@
+# cython: language_level=3
+"""The C side of a Port, for cimport by pktgen_nm and users' own Cython code.
+
+Every backend fills the same struct: a netmap_if in memory laid out as netmap lays
+it out, the bound ring ranges, and three functions (txsync, rxsync, poll) that do
+what NIOCTXSYNC, NIOCRXSYNC and poll() do on a netmap file descriptor.  A loop
+written over ``nmpy_port`` and ``netmap_ring`` runs unchanged on every backend.
+"""
+from libc.stdint cimport uint16_t, uint32_t, uint64_t
+from netmap_py.netmap cimport netmap_if, netmap_ring, netmap_slot, NETMAP_TXRING, NETMAP_RXRING
+
+ctypedef int (*nmpy_sync_fn)(nmpy_port *p) noexcept nogil
+ctypedef int (*nmpy_poll_fn)(nmpy_port *p, int events, int timeout_ms) noexcept nogil
+ctypedef void (*nmpy_close_fn)(nmpy_port *p) noexcept nogil
+
+cdef struct nmpy_port:
+    int fd                      # pollable descriptor (netmap fd or first socket)
+    netmap_if *nifp             # the port's netmap_if
+    char *mem                   # base of the memory region
+    size_t memsize              # its size
+    int first_tx_ring           # bound TX rings: [first_tx_ring, last_tx_ring]
+    int last_tx_ring
+    int first_rx_ring           # bound RX rings: [first_rx_ring, last_rx_ring]
+    int last_rx_ring
+    nmpy_sync_fn txsync         # 0 or -errno
+    nmpy_sync_fn rxsync         # 0 or -errno
+    nmpy_poll_fn poll           # revents >= 0, or -errno
+    nmpy_close_fn destroy       # frees backend state (not the region)
+    void *priv                  # backend state
+    uint64_t copied_pkts        # packets the backend had to copy (0 = zero-copy)
+    uint64_t tx_dropped         # frames the backend could not hand over
+    uint64_t rx_truncated       # frames longer than a buffer, cut
+
+
+cdef inline netmap_ring *nmpy_txring(nmpy_port *p, uint32_t i) noexcept nogil:
+    return NETMAP_TXRING(p.nifp, i)
+
+
+cdef inline netmap_ring *nmpy_rxring(nmpy_port *p, uint32_t i) noexcept nogil:
+    return NETMAP_RXRING(p.nifp, i)
+
+
+cdef class Port:
+    cdef nmpy_port c
+    cdef readonly object spec           # PortSpec
+    cdef readonly str backend           # "netmap", "xdp", "packet", "loop"
+    cdef readonly str backend_reason    # why this backend was chosen
+    cdef readonly int mem_id            # ports with the same id can swap buffers
+    cdef readonly bint zero_copy        # the backend moves buffers, not bytes
+    cdef int _exports                   # live buffer views
+    cdef int _pid                       # process that opened the port
+    cdef object _region                 # keeps a shared mapping alive
+    cdef object _tx, _rx                # cached Ring tuples
+    cdef bint _open
+    cdef int _check_open(self) except -1
+    cdef void _teardown(self)
+
+
+cdef class Ring:
+    cdef netmap_ring *r
+    cdef readonly Port port
+    cdef readonly bint is_tx
+    cdef readonly int index
+    cdef netmap_ring *_get(self) except NULL
+
+
+cdef class Slot:
+    cdef readonly Ring ring
+    cdef readonly int index
+    cdef netmap_slot *_get(self) except NULL

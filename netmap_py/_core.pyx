@@ -1,0 +1,610 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Owners of C resources: ports, their memory regions, ring and slot views.
+
+Every system call of netmap_py happens in this file or in the backend files it
+includes (_netmap.pxi, _packet.pxi, _loop.pxi).  Every return code goes through
+``_raise`` so the caller gets ``OSError(errno, message, portname)``.
+"""
+from cpython.buffer cimport PyBUF_WRITABLE
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free
+from libc.string cimport memcpy, memset, strncpy
+
+from netmap_py.netmap cimport (
+    netmap_if, netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_ring_empty,
+    nm_tx_pending, NETMAP_BUF, NETMAP_TXRING, NETMAP_RXRING,
+    nmreq_header, nmreq_register, nmreq_port_info_get, NIOCCTRL, NIOCTXSYNC, NIOCRXSYNC,
+)
+from netmap_py.constants cimport (
+    NETMAP_API, NS_BUF_CHANGED, NS_MOREFRAG, NETMAP_REQ_REGISTER, NETMAP_REQ_PORT_INFO_GET,
+    NR_ACCEPT_VNET_HDR, NR_TX_RINGS_ONLY, NR_RX_RINGS_ONLY, NR_REG_ONE_NIC,
+)
+from netmap_py.linux cimport *
+
+import errno as _errno
+import os
+
+cdef extern from "_nmpy.h" nogil:
+    uint32_t nmpy_load_acquire(const uint32_t *p)
+    void nmpy_store_release(uint32_t *p, uint32_t v)
+    void nmpy_barrier()
+
+# -- debug counters: every open/close and every view export/release ------------
+# tests/conftest.py asserts after each test that they balance.
+cdef Py_ssize_t _ports_opened = 0, _ports_closed = 0
+cdef Py_ssize_t _views_exported = 0, _views_released = 0
+
+
+def debug_counters():
+    """Return {'ports_open': n, 'views_alive': n, ...} since the module loaded."""
+    return {
+        "ports_opened": _ports_opened, "ports_closed": _ports_closed,
+        "ports_open": _ports_opened - _ports_closed,
+        "views_exported": _views_exported, "views_released": _views_released,
+        "views_alive": _views_exported - _views_released,
+    }
+
+
+# -- the one checker ----------------------------------------------------------
+cdef int _raise(int err, str message, object name) except -1:
+    """Raise OSError(err, message, name); Python picks the subclass from err."""
+    raise OSError(err, message, str(name) if name is not None else None)
+
+
+cdef inline int _neg_errno() noexcept nogil:
+    return -errno if errno else -EINVAL
+
+
+# -- memory regions -----------------------------------------------------------
+cdef class _Region:
+    """One mmap'd region: netmap's shared region (one per mem_id per process) or
+    the anonymous region an emulated backend lays out as netmap would."""
+    cdef char *mem
+    cdef size_t size
+    cdef int refs
+    cdef int mem_id
+    cdef object registry
+
+    def __dealloc__(self):
+        if self.mem != NULL:
+            munmap(self.mem, self.size)
+            self.mem = NULL
+
+    cdef void release(self):
+        self.refs -= 1
+        if self.refs == 0:
+            if self.registry is not None:
+                self.registry.pop(self.mem_id, None)
+            if self.mem != NULL:
+                munmap(self.mem, self.size)
+                self.mem = NULL
+
+
+cdef dict _netmap_regions = {}          # mem_id -> _Region, netmap backend only
+cdef int _next_private_id = 1 << 16     # ids for emulated regions, above netmap's 16 bits
+
+
+cdef size_t _align(size_t x, size_t a) noexcept nogil:
+    return (x + a - 1) & ~(a - 1)
+
+
+cdef _Region _build_region(str name, int ntx, int nrx, uint32_t tx_slots,
+                           uint32_t rx_slots, uint32_t buf_size):
+    """Lay out [netmap_if][rings][buffers] in anonymous memory exactly as netmap
+    does (facts 1.4-1.6): buffer 0 and 1 reserved, each slot with its own buffer,
+    TX rings full of free slots, RX rings empty."""
+    global _next_private_id
+    cdef size_t if_size = _align(sizeof(netmap_if) + 8 * (ntx + nrx), 128)
+    cdef size_t tx_ring_size = _align(256 + 16 * <size_t>tx_slots, 128)
+    cdef size_t rx_ring_size = _align(256 + 16 * <size_t>rx_slots, 128)
+    cdef size_t rings_end = if_size + ntx * tx_ring_size + nrx * rx_ring_size
+    cdef size_t buf_base = _align(rings_end, 4096)
+    cdef size_t nbufs = 2 + <size_t>ntx * tx_slots + <size_t>nrx * rx_slots
+    cdef size_t total = _align(buf_base + nbufs * buf_size, 4096)
+    cdef void *m = mmap(NULL, total, PROT_READ | PROT_WRITE,
+                        MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)
+    if m == MAP_FAILED:
+        _raise(errno, f"cannot allocate {total} bytes for the rings of {name}", name)
+    cdef _Region reg = _Region.__new__(_Region)
+    reg.mem, reg.size, reg.refs = <char *>m, total, 1
+    reg.mem_id = _next_private_id
+    _next_private_id += 1
+    cdef netmap_if *nifp = <netmap_if *>m
+    cdef bytes bname = name.encode()[:15]
+    strncpy(nifp.ni_name, bname, 15)
+    nifp.ni_tx_rings, nifp.ni_rx_rings = ntx, nrx
+    nifp.ni_flags = 1                   # NI_PRIV_MEM: a region of its own
+    cdef size_t off = if_size
+    cdef uint32_t next_buf = 2, j, slots
+    cdef int i
+    cdef netmap_ring *r
+    for i in range(ntx + nrx):
+        slots = tx_slots if i < ntx else rx_slots
+        nifp.ring_ofs[i] = off
+        r = <netmap_ring *>(<char *>m + off)
+        r.num_slots, r.nr_buf_size = slots, buf_size
+        r.buf_ofs = <int64_t>buf_base - <int64_t>off
+        r.ringid = i if i < ntx else i - ntx
+        r.dir = 1 if i < ntx else 0     # what the kernel writes (facts 1.4)
+        r.head = r.cur = 0
+        r.tail = slots - 1 if i < ntx else 0
+        for j in range(slots):
+            r.slot[j].buf_idx = next_buf
+            r.slot[j].len = buf_size
+            next_buf += 1
+        off += tx_ring_size if i < ntx else rx_ring_size
+    return reg
+
+
+# -- the kernel-side state an emulated backend keeps per ring -------------------
+cdef struct kring:
+    uint32_t hwcur      # first slot not yet processed by the backend
+    uint32_t hwtail     # what ring.tail must read
+
+
+cdef int _tx_reclaim(netmap_ring *r, kring *k) noexcept nogil:
+    """Validate the user's head/cur against the backend's view; -EINVAL if bad."""
+    cdef uint32_t n = r.num_slots, head = r.head, cur = r.cur
+    if head >= n or cur >= n:
+        return -EINVAL
+    # head must lie in [hwcur, hwtail] and cur in [head, hwtail], modulo n
+    cdef uint32_t span = (k.hwtail + n - k.hwcur) % n
+    if (head + n - k.hwcur) % n > span or (cur + n - head) % n > (k.hwtail + n - head) % n:
+        return -EINVAL
+    return 0
+
+
+cdef int _rx_release(netmap_ring *r, kring *k) noexcept nogil:
+    cdef uint32_t n = r.num_slots, head = r.head
+    if head >= n or r.cur >= n:
+        return -EINVAL
+    # head must lie in [hwcur, hwtail]
+    if (head + n - k.hwcur) % n > (k.hwtail + n - k.hwcur) % n:
+        return -EINVAL
+    k.hwcur = head
+    return 0
+
+
+include "_loop.pxi"
+include "_packet.pxi"
+include "_netmap.pxi"
+
+
+# -- buffer views -------------------------------------------------------------
+cdef class _View:
+    """Exports one packet buffer; the Port counts live exports so close() can
+    refuse to unmap memory that a memoryview still points at."""
+    cdef Port port
+    cdef char *ptr
+    cdef Py_ssize_t size
+    cdef Py_ssize_t shape[1]
+    cdef Py_ssize_t strides[1]
+
+    def __getbuffer__(self, Py_buffer *view, int flags):
+        global _views_exported
+        self.port._check_open()
+        self.shape[0] = self.size
+        self.strides[0] = 1
+        view.buf = self.ptr
+        view.obj = self
+        view.len = self.size
+        view.readonly = 0
+        view.itemsize = 1
+        view.format = "B"
+        view.ndim = 1
+        view.shape = self.shape
+        view.strides = self.strides
+        view.suboffsets = NULL
+        view.internal = NULL
+        self.port._exports += 1
+        _views_exported += 1
+
+    def __releasebuffer__(self, Py_buffer *view):
+        global _views_released
+        self.port._exports -= 1
+        _views_released += 1
+
+
+cdef object _memview(Port port, char *ptr, Py_ssize_t size):
+    cdef _View v = _View.__new__(_View)
+    v.port, v.ptr, v.size = port, ptr, size
+    return memoryview(v)
+
+
+# -- Port ---------------------------------------------------------------------
+cdef class Port:
+    """An open port: rings, slots and buffers in netmap's layout on any backend.
+
+    Made by ``netmap_py.open()``.  ``txsync()``, ``rxsync()`` and ``poll()``
+    release the GIL.  ``close()`` is idempotent and raises BufferError while a
+    buffer view is alive."""
+
+    def __cinit__(self):
+        memset(&self.c, 0, sizeof(nmpy_port))
+        self.c.fd = -1
+        self._pid = getpid()
+
+    def __dealloc__(self):
+        if self._open:
+            self._teardown()
+
+    cdef int _check_open(self) except -1:
+        if not self._open:
+            raise ValueError(f"port {self.spec} is closed")
+        return 0
+
+    cdef void _teardown(self):
+        global _ports_closed
+        if self.c.destroy != NULL:
+            self.c.destroy(&self.c)
+            self.c.destroy = NULL
+        if self._region is not None:
+            (<_Region>self._region).release()
+            self._region = None
+        self.c.nifp = NULL
+        self._open = False
+        _ports_closed += 1
+
+    def close(self):
+        """Unregister and unmap.  Safe to call twice."""
+        if not self._open:
+            return
+        if self._exports:
+            raise BufferError(
+                f"{self._exports} buffer view(s) of {self.spec} are still alive; call "
+                "release() on them (or drop them) before close()")
+        self._teardown()
+        self._tx = self._rx = None
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    @property
+    def closed(self):
+        return not self._open
+
+    @property
+    def name(self):
+        """The interface (or VALE/pipe) name, as netmap_if.ni_name says."""
+        self._check_open()
+        return self.c.nifp.ni_name.decode(errors="replace")
+
+    @property
+    def num_tx_rings(self):
+        self._check_open()
+        return self.c.nifp.ni_tx_rings
+
+    @property
+    def num_rx_rings(self):
+        self._check_open()
+        return self.c.nifp.ni_rx_rings
+
+    @property
+    def num_host_tx_rings(self):
+        self._check_open()
+        return self.c.nifp.ni_host_tx_rings
+
+    @property
+    def num_host_rx_rings(self):
+        self._check_open()
+        return self.c.nifp.ni_host_rx_rings
+
+    @property
+    def tx_ring_range(self):
+        """Bound TX ring indices as a range (empty when none is bound)."""
+        return range(self.c.first_tx_ring, self.c.last_tx_ring + 1)
+
+    @property
+    def rx_ring_range(self):
+        return range(self.c.first_rx_ring, self.c.last_rx_ring + 1)
+
+    @property
+    def tx_rings(self):
+        """The bound TX rings, as a tuple of Ring."""
+        self._check_open()
+        if self._tx is None:
+            self._tx = tuple(_ring(self, i, True) for i in self.tx_ring_range)
+        return self._tx
+
+    @property
+    def rx_rings(self):
+        self._check_open()
+        if self._rx is None:
+            self._rx = tuple(_ring(self, i, False) for i in self.rx_ring_range)
+        return self._rx
+
+    @property
+    def copied_packets(self):
+        """Packets the backend had to copy between our buffers and the kernel's."""
+        return self.c.copied_pkts
+
+    @property
+    def tx_dropped(self):
+        """Frames the backend could not hand over (too long for the TX frame, or
+        no room on the other side of a loop port)."""
+        return self.c.tx_dropped
+
+    @property
+    def rx_truncated(self):
+        return self.c.rx_truncated
+
+    def fileno(self):
+        """A descriptor that poll/select can wait on (the netmap fd, or the first
+        socket of an emulated backend; prefer Port.poll(), which covers all)."""
+        self._check_open()
+        return self.c.fd
+
+    def txsync(self):
+        """Push TX slots up to head, reclaim completed ones (NIOCTXSYNC)."""
+        self._check_open()
+        cdef int rc
+        with nogil:
+            rc = self.c.txsync(&self.c)
+        if rc < 0:
+            _raise(-rc, "txsync failed", self.spec)
+
+    def rxsync(self):
+        """Release RX slots before head, expose what arrived (NIOCRXSYNC)."""
+        self._check_open()
+        cdef int rc
+        with nogil:
+            rc = self.c.rxsync(&self.c)
+        if rc < 0:
+            _raise(-rc, "rxsync failed", self.spec)
+
+    def poll(self, int events=POLLIN, int timeout_ms=-1):
+        """Sync and wait, as poll() on a netmap fd: returns the revents mask
+        (POLLIN: an RX ring has cur != tail; POLLOUT: a TX ring has room)."""
+        self._check_open()
+        cdef int rc
+        while True:
+            with nogil:
+                rc = self.c.poll(&self.c, events, timeout_ms)
+            if rc == -EINTR:
+                PyErr_CheckSignals()
+                continue
+            break
+        if rc < 0:
+            _raise(-rc, "poll failed", self.spec)
+        return rc
+
+    def __repr__(self):
+        state = "closed" if not self._open else (
+            f"tx {list(self.tx_ring_range)} rx {list(self.rx_ring_range)}")
+        return f"<netmap_py.Port {self.spec} backend={self.backend} {state}>"
+
+
+cdef extern from "Python.h":
+    int PyErr_CheckSignals() except -1
+
+
+cdef Port _new_port(object spec, str backend, str reason):
+    cdef Port p = Port.__new__(Port)
+    p.spec, p.backend, p.backend_reason = spec, backend, reason
+    return p
+
+
+cdef void _opened(Port p, _Region region):
+    global _ports_opened
+    p._region = region
+    p.mem_id = region.mem_id
+    p.c.mem = region.mem
+    p.c.memsize = region.size
+    p._open = True
+    _ports_opened += 1
+
+
+def same_region(Port a, Port b):
+    """True when buffers can be swapped between the two ports (one region)."""
+    return a._region is not None and a._region is b._region
+
+
+# -- Ring and Slot ------------------------------------------------------------
+cdef Ring _ring(Port port, int index, bint is_tx):
+    cdef Ring r = Ring.__new__(Ring)
+    r.port, r.index, r.is_tx = port, index, is_tx
+    r.r = NETMAP_TXRING(port.c.nifp, index) if is_tx else NETMAP_RXRING(port.c.nifp, index)
+    return r
+
+
+cdef class Ring:
+    """One netmap ring.  head and cur are the user's to write; tail is not."""
+
+    cdef netmap_ring *_get(self) except NULL:
+        self.port._check_open()
+        return self.r
+
+    @property
+    def head(self):
+        return self._get().head
+
+    @head.setter
+    def head(self, uint32_t v):
+        cdef netmap_ring *r = self._get()
+        if v >= r.num_slots:
+            raise IndexError(f"head {v} out of range [0, {r.num_slots})")
+        r.head = v
+
+    @property
+    def cur(self):
+        return self._get().cur
+
+    @cur.setter
+    def cur(self, uint32_t v):
+        cdef netmap_ring *r = self._get()
+        if v >= r.num_slots:
+            raise IndexError(f"cur {v} out of range [0, {r.num_slots})")
+        r.cur = v
+
+    @property
+    def tail(self):
+        return self._get().tail
+
+    @property
+    def num_slots(self):
+        return self._get().num_slots
+
+    @property
+    def buf_size(self):
+        return self._get().nr_buf_size
+
+    @property
+    def flags(self):
+        return self._get().flags
+
+    @flags.setter
+    def flags(self, uint32_t v):
+        self._get().flags = v
+
+    @property
+    def ringid(self):
+        return self._get().ringid
+
+    @property
+    def timestamp(self):
+        """ring.ts (time of the last rxsync) as float seconds."""
+        cdef netmap_ring *r = self._get()
+        return r.ts.tv_sec + r.ts.tv_usec * 1e-6
+
+    def space(self):
+        """Slots the user owns: free slots on TX, packets ready on RX."""
+        return nm_ring_space(self._get())
+
+    def empty(self):
+        return nm_ring_empty(self._get())
+
+    def tx_pending(self):
+        """True while some slots handed to the kernel are not yet reclaimed."""
+        return nm_tx_pending(self._get())
+
+    def next(self, uint32_t i):
+        cdef netmap_ring *r = self._get()
+        if i >= r.num_slots:
+            raise IndexError(f"slot {i} out of range [0, {r.num_slots})")
+        return nm_ring_next(r, i)
+
+    def advance(self, uint32_t n=1):
+        """Move head and cur forward by n slots (at most space())."""
+        cdef netmap_ring *r = self._get()
+        if n > nm_ring_space(r):
+            raise ValueError(f"cannot advance {n} slots: only {nm_ring_space(r)} are owned")
+        r.head = (r.head + n) % r.num_slots
+        r.cur = r.head
+
+    def slot(self, uint32_t i):
+        cdef netmap_ring *r = self._get()
+        if i >= r.num_slots:
+            raise IndexError(f"slot {i} out of range [0, {r.num_slots})")
+        cdef Slot s = Slot.__new__(Slot)
+        s.ring, s.index = self, i
+        return s
+
+    def buf(self, uint32_t buf_idx):
+        """A writable memoryview over buffer ``buf_idx`` (nr_buf_size bytes)."""
+        cdef netmap_ring *r = self._get()
+        cdef char *p = NETMAP_BUF(r, buf_idx)
+        if buf_idx < 2 or p < self.port.c.mem or p + r.nr_buf_size > self.port.c.mem + self.port.c.memsize:
+            raise IndexError(f"buffer index {buf_idx} is not in this port's region")
+        return _memview(self.port, p, r.nr_buf_size)
+
+    def __len__(self):
+        return self._get().num_slots
+
+    def __repr__(self):
+        if self.port.closed:
+            return "<Ring (closed)>"
+        return (f"<netmap_py.Ring {'tx' if self.is_tx else 'rx'}{self.index} "
+                f"head={self.r.head} cur={self.r.cur} tail={self.r.tail} "
+                f"slots={self.r.num_slots}>")
+
+
+cdef class Slot:
+    """One slot of a ring: buf_idx, len, flags, ptr, and its buffer."""
+
+    cdef netmap_slot *_get(self) except NULL:
+        return &self.ring._get().slot[self.index]
+
+    @property
+    def buf_idx(self):
+        return self._get().buf_idx
+
+    @buf_idx.setter
+    def buf_idx(self, uint32_t v):
+        self._get().buf_idx = v
+
+    @property
+    def len(self):
+        return self._get().len
+
+    @len.setter
+    def len(self, int v):
+        cdef netmap_ring *r = self.ring._get()
+        if v < 0 or <uint32_t>v > r.nr_buf_size:
+            raise ValueError(f"len {v} out of range [0, {r.nr_buf_size}]")
+        self._get().len = v
+
+    @property
+    def flags(self):
+        return self._get().flags
+
+    @flags.setter
+    def flags(self, uint16_t v):
+        self._get().flags = v
+
+    @property
+    def ptr(self):
+        return self._get().ptr
+
+    @ptr.setter
+    def ptr(self, uint64_t v):
+        self._get().ptr = v
+
+    @property
+    def buffer(self):
+        """A writable memoryview over the whole buffer of this slot."""
+        return self.ring.buf(self._get().buf_idx)
+
+    @property
+    def data(self):
+        """A writable memoryview over the first ``len`` bytes of the buffer."""
+        return self.buffer[:self._get().len]
+
+    def tobytes(self):
+        """A copy of the packet bytes (the only call here that copies)."""
+        cdef netmap_ring *r = self.ring._get()
+        cdef netmap_slot *s = &r.slot[self.index]
+        return (NETMAP_BUF(r, s.buf_idx))[:s.len]
+
+    def write(self, data):
+        """Copy ``data`` into the buffer and set len."""
+        cdef const unsigned char[:] src = data
+        cdef netmap_ring *r = self.ring._get()
+        cdef netmap_slot *s = &r.slot[self.index]
+        if src.shape[0] > r.nr_buf_size:
+            raise ValueError(f"{src.shape[0]} bytes do not fit a {r.nr_buf_size}-byte buffer")
+        if src.shape[0]:
+            memcpy(NETMAP_BUF(r, s.buf_idx), &src[0], src.shape[0])
+        s.len = src.shape[0]
+
+    def swap(self, Slot other):
+        """Exchange buffers with ``other`` (zero copy), copy len into ``other``
+        when this is an RX slot, and set NS_BUF_CHANGED on both."""
+        if not same_region(self.ring.port, other.ring.port):
+            raise ValueError(f"{self.ring.port.spec} and {other.ring.port.spec} do not share a "
+                             "memory region; buffers cannot be swapped (copy instead)")
+        cdef netmap_slot *a = self._get()
+        cdef netmap_slot *b = other._get()
+        a.buf_idx, b.buf_idx = b.buf_idx, a.buf_idx
+        if not self.ring.is_tx:
+            b.len = a.len
+        else:
+            a.len = b.len
+        a.flags |= NS_BUF_CHANGED
+        b.flags |= NS_BUF_CHANGED
+
+    def __repr__(self):
+        cdef netmap_slot *s = self._get()
+        return f"<netmap_py.Slot {self.index} buf_idx={s.buf_idx} len={s.len} flags={s.flags:#x}>"

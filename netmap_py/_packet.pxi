@@ -1,0 +1,392 @@
+# The AF_PACKET backend (``packet:IF``): netmap rings in our own memory, moved to
+# and from the kernel's PACKET_MMAP rings (Documentation/networking/packet_mmap.rst).
+#
+#   TX ring i  -> one socket with a TPACKET_V2 TX ring and PACKET_QDISC_BYPASS;
+#                 txsync copies each slot into the next free frame, then one send().
+#   RX ring i  -> one socket with a TPACKET_V3 RX ring (blocks of frames);
+#                 rxsync copies each frame of a ready block into the next slot.
+#                 Several RX rings join one PACKET_FANOUT (hash) group.
+#
+# One copy each way: the kernel's frame layout (a tpacket header before every
+# frame, frames in ring order) cannot follow netmap's buffer indices, which users
+# may swap.  Port.copied_packets counts those copies.
+
+cdef enum:
+    PKT_MAX_RINGS = 64
+
+cdef struct pkt_ring:
+    int fd
+    char *map
+    size_t maplen
+    uint32_t frame_size     # TX: bytes per frame
+    uint32_t frame_nr       # TX: frames in the ring
+    uint32_t frame_cur      # TX: next frame to fill
+    uint32_t data_off       # TX: where the packet starts in a frame
+    uint32_t block_size     # RX: bytes per block
+    uint32_t block_nr       # RX: blocks in the ring
+    uint32_t block_cur      # RX: block being read
+    uint32_t pkts_left      # RX: packets left in that block
+    int in_block            # RX: block_cur is ours until released
+    tpacket3_hdr *pkt       # RX: next packet in that block
+    kring k
+
+
+cdef struct pkt_priv:
+    int ntx
+    int nrx
+    pkt_ring tx[PKT_MAX_RINGS]
+    pkt_ring rx[PKT_MAX_RINGS]
+    pollfd pfd[2 * PKT_MAX_RINGS]
+
+
+cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept nogil:
+    cdef int rc = _tx_reclaim(r, &s.k)
+    if rc:
+        return rc
+    cdef uint32_t i = s.k.hwcur, j, head = r.head, total, L, st
+    cdef uint32_t cap = s.frame_size - s.data_off
+    cdef char *frame
+    cdef tpacket2_hdr *hdr
+    cdef netmap_slot *slot
+    cdef int queued = 0, full = 0
+    cdef bint more
+    while i != head:
+        frame = s.map + <size_t>s.frame_cur * s.frame_size
+        hdr = <tpacket2_hdr *>frame
+        st = nmpy_load_acquire(&hdr.tp_status)
+        if st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING):
+            full = 1                    # the kernel has not sent this frame yet
+            break
+        # gather one packet (several slots when NS_MOREFRAG is set)
+        total, j, more = 0, i, False
+        while True:
+            slot = &r.slot[j]
+            L = slot.len
+            if total + L <= cap:
+                memcpy(frame + s.data_off + total, NETMAP_BUF(r, slot.buf_idx), L)
+            total += L
+            more = (slot.flags & NS_MOREFRAG) != 0
+            slot.flags &= ~NS_BUF_CHANGED
+            j = nm_ring_next(r, j)
+            if not more or j == head:
+                break
+        if more:                        # the rest of the packet is not queued yet
+            break
+        i = j
+        if total > cap or total == 0:
+            p.tx_dropped += 1
+            continue
+        hdr.tp_len = total
+        nmpy_store_release(&hdr.tp_status, TP_STATUS_SEND_REQUEST)
+        s.frame_cur += 1
+        if s.frame_cur == s.frame_nr:
+            s.frame_cur = 0
+        queued += 1
+    s.k.hwcur = i
+    s.k.hwtail = i - 1 if i else r.num_slots - 1
+    r.tail = s.k.hwtail
+    p.copied_pkts += queued
+    if queued or full:
+        if send(s.fd, NULL, 0, MSG_DONTWAIT) < 0:
+            if errno != EAGAIN and errno != ENOBUFS and errno != EINTR:
+                return -errno
+    return 0
+
+
+cdef int _pkt_txsync(nmpy_port *p) noexcept nogil:
+    cdef pkt_priv *pp = <pkt_priv *>p.priv
+    cdef int k, rc
+    for k in range(pp.ntx):
+        rc = _pkt_txsync_ring(p, NETMAP_TXRING(p.nifp, p.first_tx_ring + k), &pp.tx[k])
+        if rc:
+            return rc
+    return 0
+
+
+cdef int _pkt_rxsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept nogil:
+    cdef int rc = _rx_release(r, &s.k)
+    if rc:
+        return rc
+    cdef uint32_t j = s.k.hwtail, L, chunk, off, need, room
+    cdef uint32_t bufsz = r.nr_buf_size
+    cdef tpacket_block_desc *blk
+    cdef tpacket3_hdr *pkt
+    cdef char *data
+    cdef netmap_slot *slot
+    while True:
+        if not s.in_block:
+            blk = <tpacket_block_desc *>(s.map + <size_t>s.block_cur * s.block_size)
+            if not (nmpy_load_acquire(&blk.hdr.bh1.block_status) & TP_STATUS_USER):
+                break
+            s.in_block = 1
+            s.pkts_left = blk.hdr.bh1.num_pkts
+            s.pkt = <tpacket3_hdr *>(<char *>blk + blk.hdr.bh1.offset_to_first_pkt)
+        if s.pkts_left == 0:            # hand the block back to the kernel
+            blk = <tpacket_block_desc *>(s.map + <size_t>s.block_cur * s.block_size)
+            nmpy_store_release(&blk.hdr.bh1.block_status, TP_STATUS_KERNEL)
+            s.in_block = 0
+            s.block_cur += 1
+            if s.block_cur == s.block_nr:
+                s.block_cur = 0
+            continue
+        pkt = s.pkt
+        L = pkt.tp_snaplen
+        need = (L + bufsz - 1) // bufsz if L else 1
+        room = (s.k.hwcur + r.num_slots - j - 1) % r.num_slots
+        if need > room:
+            break                       # wait until the user releases slots
+        if pkt.tp_snaplen < pkt.tp_len:
+            p.rx_truncated += 1
+        data = <char *>pkt + pkt.tp_mac
+        off = 0
+        while True:
+            chunk = L - off if L - off < bufsz else bufsz
+            slot = &r.slot[j]
+            memcpy(NETMAP_BUF(r, slot.buf_idx), data + off, chunk)
+            slot.len = chunk
+            off += chunk
+            slot.flags = NS_MOREFRAG if off < L else 0
+            j = nm_ring_next(r, j)
+            if off >= L:
+                break
+        p.copied_pkts += 1
+        s.pkts_left -= 1
+        s.pkt = <tpacket3_hdr *>(<char *>pkt + pkt.tp_next_offset)
+    s.k.hwtail = j
+    r.tail = j
+    gettimeofday(&r.ts, NULL)
+    return 0
+
+
+cdef int _pkt_rxsync(nmpy_port *p) noexcept nogil:
+    cdef pkt_priv *pp = <pkt_priv *>p.priv
+    cdef int k, rc
+    for k in range(pp.nrx):
+        rc = _pkt_rxsync_ring(p, NETMAP_RXRING(p.nifp, p.first_rx_ring + k), &pp.rx[k])
+        if rc:
+            return rc
+    return 0
+
+
+cdef int _pkt_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
+    cdef pkt_priv *pp = <pkt_priv *>p.priv
+    cdef int k, n, rc, rev, attempt
+    for attempt in range(2):
+        rc = _pkt_txsync(p)             # like netmap: pending TX is always pushed
+        if rc == 0 and events & POLLIN:
+            rc = _pkt_rxsync(p)
+        if rc:
+            return rc
+        rev = _any_ready(p, events)
+        if rev or timeout_ms == 0 or attempt == 1:
+            return rev
+        n = 0
+        if events & POLLOUT:
+            for k in range(pp.ntx):
+                pp.pfd[n].fd, pp.pfd[n].events, pp.pfd[n].revents = pp.tx[k].fd, POLLOUT, 0
+                n += 1
+        if events & POLLIN:
+            for k in range(pp.nrx):
+                pp.pfd[n].fd, pp.pfd[n].events, pp.pfd[n].revents = pp.rx[k].fd, POLLIN, 0
+                n += 1
+        if poll(pp.pfd, n, timeout_ms) < 0:
+            return -errno
+        for k in range(n):
+            if pp.pfd[k].revents & (POLLERR | POLLNVAL):
+                return -ENXIO
+    return 0
+
+
+cdef void _pkt_close_ring(pkt_ring *s) noexcept nogil:
+    if s.map != NULL:
+        munmap(s.map, s.maplen)
+        s.map = NULL
+    if s.fd >= 0:
+        close(s.fd)
+        s.fd = -1
+
+
+cdef void _pkt_destroy(nmpy_port *p) noexcept nogil:
+    cdef pkt_priv *pp = <pkt_priv *>p.priv
+    cdef int k
+    if pp == NULL:
+        return
+    for k in range(pp.ntx):
+        _pkt_close_ring(&pp.tx[k])
+    for k in range(pp.nrx):
+        _pkt_close_ring(&pp.rx[k])
+    free(pp)
+    p.priv = NULL
+
+
+cdef int _setopt(int fd, int level, int name, int value) noexcept nogil:
+    return setsockopt(fd, level, name, &value, sizeof(int))
+
+
+cdef int _pkt_socket(int *fd_out) noexcept nogil:
+    cdef int fd = socket(AF_PACKET, SOCK_RAW | 0x80000, 0)     # SOCK_CLOEXEC
+    if fd < 0:
+        return -errno
+    fd_out[0] = fd
+    return 0
+
+
+cdef int _pkt_bind(int fd, int ifindex, int proto) noexcept nogil:
+    cdef sockaddr_ll sll
+    memset(&sll, 0, sizeof(sll))
+    sll.sll_family = AF_PACKET
+    sll.sll_protocol = htons(proto)
+    sll.sll_ifindex = ifindex
+    if bind(fd, <sockaddr *>&sll, sizeof(sll)) < 0:
+        return -errno
+    return 0
+
+
+cdef uint32_t _pow2_at_least(uint32_t x) noexcept nogil:
+    cdef uint32_t v = 1
+    while v < x:
+        v <<= 1
+    return v
+
+
+cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_frame) noexcept nogil:
+    cdef int rc = _pkt_socket(&s.fd)
+    if rc:
+        return rc
+    if _setopt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2) < 0:
+        return -errno
+    _setopt(s.fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1)      # best effort, as trafgen
+    s.data_off = TPACKET2_HDRLEN - sizeof(sockaddr_ll)
+    s.frame_size = _pow2_at_least(max_frame + s.data_off)
+    if s.frame_size < 2048:
+        s.frame_size = 2048
+    cdef tpacket_req req
+    req.tp_frame_size = s.frame_size
+    req.tp_block_size = s.frame_size if s.frame_size > 65536 else 65536
+    req.tp_frame_nr = frames
+    req.tp_block_nr = (frames * <size_t>s.frame_size + req.tp_block_size - 1) // req.tp_block_size
+    req.tp_frame_nr = req.tp_block_nr * (req.tp_block_size // s.frame_size)
+    s.frame_nr = req.tp_frame_nr
+    if setsockopt(s.fd, SOL_PACKET, PACKET_TX_RING, &req, sizeof(req)) < 0:
+        return -errno
+    s.maplen = <size_t>req.tp_block_size * req.tp_block_nr
+    cdef void *m = mmap(NULL, s.maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s.fd, 0)
+    if m == MAP_FAILED:
+        return -errno
+    s.map = <char *>m
+    return _pkt_bind(s.fd, ifindex, 0)
+
+
+cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t block_nr,
+                      int fanout_id, bint fanout) noexcept nogil:
+    cdef int rc = _pkt_socket(&s.fd)
+    if rc:
+        return rc
+    if _setopt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3) < 0:
+        return -errno
+    _setopt(s.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)   # our own TX is not RX
+    cdef tpacket_req3 req
+    memset(&req, 0, sizeof(req))
+    req.tp_block_size = block_size
+    req.tp_block_nr = block_nr
+    req.tp_frame_size = 2048
+    req.tp_frame_nr = (block_size // 2048) * block_nr
+    req.tp_retire_blk_tov = 1           # ms: a partly filled block waits at most this
+    if setsockopt(s.fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0:
+        return -errno
+    s.block_size, s.block_nr = block_size, block_nr
+    s.maplen = <size_t>block_size * block_nr
+    cdef void *m = mmap(NULL, s.maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE, s.fd, 0)
+    if m == MAP_FAILED:
+        return -errno
+    s.map = <char *>m
+    rc = _pkt_bind(s.fd, ifindex, ETH_P_ALL)
+    if rc:
+        return rc
+    if fanout and _setopt(s.fd, SOL_PACKET, PACKET_FANOUT,
+                          (fanout_id & 0xffff) | (PACKET_FANOUT_HASH << 16)) < 0:
+        return -errno
+    return 0
+
+
+def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
+                uint32_t slots, uint32_t buf_size, uint32_t max_frame, uint32_t rx_block_kb,
+                uint32_t rx_blocks, str reason):
+    """Open rings [first, first+count) of an interface with nrings rings."""
+    if count < 1 or count > PKT_MAX_RINGS or first + count > nrings:
+        raise ValueError(f"ring range {first}..{first + count - 1} is not within 0..{nrings - 1}")
+    cdef Port port = _new_port(spec, "packet", reason)
+    cdef _Region reg = _build_region(spec.name, nrings, nrings, slots, slots, buf_size)
+    cdef pkt_priv *pp = <pkt_priv *>calloc(1, sizeof(pkt_priv))
+    if pp == NULL:
+        raise MemoryError()
+    port.c.priv = pp
+    port.c.destroy = _pkt_destroy
+    port.c.nifp = <netmap_if *>reg.mem
+    cdef int k, rc = 0
+    cdef int fanout_id = (getpid() * 31 + ifindex) & 0xffff
+    for k in range(PKT_MAX_RINGS):
+        pp.tx[k].fd = pp.rx[k].fd = -1
+    try:
+        if tx:
+            for k in range(count):
+                pp.tx[k].k.hwcur, pp.tx[k].k.hwtail = 0, slots - 1
+                pp.ntx += 1
+                rc = _pkt_open_tx(&pp.tx[k], ifindex, slots, max_frame)
+                if rc:
+                    _raise(-rc, _pkt_hint(-rc, "TX ring"), spec)
+        if rx:
+            for k in range(count):
+                pp.nrx += 1
+                rc = _pkt_open_rx(&pp.rx[k], ifindex, rx_block_kb * 1024, rx_blocks,
+                                  fanout_id, nrings > 1)
+                if rc:
+                    _raise(-rc, _pkt_hint(-rc, "RX ring"), spec)
+    except BaseException:
+        _pkt_destroy(&port.c)
+        reg.release()
+        raise
+    # unbound rings keep offset 0, as netmap marks them (facts 1.5)
+    cdef netmap_if *nifp = port.c.nifp
+    for k in range(nrings):
+        if not tx or k < first or k >= first + count:
+            nifp.ring_ofs[k] = 0
+        if not rx or k < first or k >= first + count:
+            nifp.ring_ofs[nrings + k] = 0
+    port.c.first_tx_ring = first if tx else nrings
+    port.c.last_tx_ring = first + count - 1 if tx else nrings - 1
+    port.c.first_rx_ring = first if rx else nrings
+    port.c.last_rx_ring = first + count - 1 if rx else nrings - 1
+    port.c.fd = pp.rx[0].fd if rx else pp.tx[0].fd
+    port.c.txsync, port.c.rxsync, port.c.poll = _pkt_txsync, _pkt_rxsync, _pkt_poll
+    port.zero_copy = False
+    _opened(port, reg)
+    return port
+
+
+cdef str _pkt_hint(int err, str what):
+    if err in (EPERM, EACCES):
+        return f"cannot open an AF_PACKET {what}: needs CAP_NET_RAW (run as root)"
+    if err in (ENOMEM, ENOBUFS):
+        return f"cannot allocate the AF_PACKET {what}: not enough locked memory; ask for fewer slots"
+    if err in (ENXIO, ENODEV):
+        return "the interface disappeared or is not up"
+    return f"cannot set up the AF_PACKET {what}"
+
+
+def packet_stats(Port port):
+    """Kernel counters of the RX sockets since the last call: (packets, drops)."""
+    port._check_open()
+    if port.backend != "packet":
+        raise ValueError("packet_stats() needs a packet: port")
+    cdef pkt_priv *pp = <pkt_priv *>port.c.priv
+    cdef tpacket_stats_v3 st
+    cdef socklen_t sl
+    cdef uint64_t pkts = 0, drops = 0
+    cdef int k
+    for k in range(pp.nrx):
+        sl = sizeof(st)
+        if getsockopt(pp.rx[k].fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0:
+            pkts += st.tp_packets
+            drops += st.tp_drops
+    return pkts, drops

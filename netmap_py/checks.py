@@ -1,0 +1,182 @@
+"""Facts about an interface and the netmap module, each with a sentence for people.
+
+Everything here reads sysfs/procfs in the caller's network namespace and never
+changes anything.  ``pktgen-nm`` prints these before it starts.
+"""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+SYS_NET = Path("/sys/class/net")
+NETMAP_DEV = Path("/dev/netmap")
+NETMAP_MOD = Path("/sys/module/netmap")
+# drivers with native netmap support (facts 6.1: README, netmap.4, configure)
+NATIVE_DRIVERS = frozenset({
+    "e1000", "e1000e", "igb", "igc", "ixgbe", "ixgbevf", "i40e", "ice", "r8169",
+    "virtio_net", "vmxnet3", "forcedeth", "veth", "stmmac", "mlx5_core",
+})
+
+
+@dataclass(frozen=True)
+class Fact:
+    """One answer: ``ok`` says whether it is good news, ``value`` the raw fact."""
+
+    name: str
+    ok: bool
+    value: object
+    sentence: str
+
+    def __str__(self) -> str:
+        return self.sentence
+
+
+def _read(path: Path) -> str | None:
+    try:
+        return path.read_text().strip()
+    except OSError:
+        return None
+
+
+@dataclass
+class InterfaceInfo:
+    name: str
+    exists: bool
+    ifindex: int = 0
+    up: bool = False
+    carrier: bool = False
+    mtu: int = 0
+    mac: str = ""
+    driver: str | None = None
+    tx_queues: int = 0
+    rx_queues: int = 0
+    facts: list[Fact] = field(default_factory=list)
+
+
+def interface(name: str) -> InterfaceInfo:
+    """Existence, state, carrier, MTU, MAC, driver and queue counts of ``name``."""
+    base = SYS_NET / name
+    if not name or "/" in name or not base.exists():
+        info = InterfaceInfo(name, False)
+        info.facts.append(Fact("exists", False, False,
+                               f"no interface named {name!r} in this network namespace "
+                               "(ip link lists them)"))
+        return info
+    flags = int(_read(base / "flags") or "0", 16)
+    info = InterfaceInfo(
+        name=name, exists=True,
+        ifindex=int(_read(base / "ifindex") or 0),
+        up=bool(flags & 0x1),
+        carrier=_read(base / "carrier") == "1",
+        mtu=int(_read(base / "mtu") or 0),
+        mac=_read(base / "address") or "",
+    )
+    drv = base / "device" / "driver"
+    if drv.exists():
+        info.driver = os.path.basename(os.path.realpath(drv))
+    else:
+        uevent = _read(base / "uevent") or ""
+        kind = dict(line.split("=", 1) for line in uevent.splitlines() if "=" in line)
+        info.driver = kind.get("DEVTYPE") or _driver_from_kind(name)
+    queues = base / "queues"
+    if queues.exists():
+        entries = os.listdir(queues)
+        info.tx_queues = sum(1 for q in entries if q.startswith("tx-"))
+        info.rx_queues = sum(1 for q in entries if q.startswith("rx-"))
+    info.facts += [
+        Fact("exists", True, info.ifindex, f"{name}: interface index {info.ifindex}, MAC {info.mac}"),
+        Fact("up", info.up, info.up, f"{name} is {'up' if info.up else 'down (ip link set ' + name + ' up)'}"),
+        Fact("carrier", info.carrier, info.carrier,
+             f"{name}: link {'detected' if info.carrier else 'not detected (no carrier)'}"),
+        Fact("mtu", True, info.mtu, f"{name}: MTU {info.mtu} (frames up to {info.mtu + 14} bytes)"),
+        Fact("driver", info.driver is not None, info.driver,
+             f"{name}: driver {info.driver or 'unknown'}"),
+        Fact("queues", True, (info.tx_queues, info.rx_queues),
+             f"{name}: {info.tx_queues} TX / {info.rx_queues} RX queues"),
+    ]
+    return info
+
+
+def _driver_from_kind(name: str) -> str | None:
+    # virtual devices have no device/driver link; ethtool would tell, sysfs may not
+    for kind in ("veth", "bridge", "bond", "vlan", "macvlan", "dummy", "tun"):
+        if (SYS_NET / name / kind).exists():
+            return kind
+    if name == "lo":
+        return "loopback"
+    return None
+
+
+def wire_counters(name: str) -> dict[str, int]:
+    """The interface's own counters (what really crossed the wire)."""
+    stats = SYS_NET / name / "statistics"
+    out = {}
+    for key in ("tx_packets", "tx_bytes", "tx_dropped", "tx_errors",
+                "rx_packets", "rx_bytes", "rx_dropped", "rx_errors", "rx_missed_errors"):
+        v = _read(stats / key)
+        if v is not None:
+            out[key] = int(v)
+    return out
+
+
+@dataclass
+class NetmapModule:
+    loaded: bool
+    device: bool
+    admode: int | None
+    params: dict[str, str]
+    facts: list[Fact]
+
+
+ADMODES = {0: "native where the driver has it, else emulated", 1: "native only",
+           2: "always emulated"}
+
+
+def netmap_module() -> NetmapModule:
+    """Is netmap loaded, is /dev/netmap there, which admode and parameters."""
+    device = NETMAP_DEV.exists()
+    loaded = NETMAP_MOD.exists() or device
+    params: dict[str, str] = {}
+    pdir = NETMAP_MOD / "parameters"
+    if pdir.is_dir():
+        for p in sorted(pdir.iterdir()):
+            v = _read(p)
+            if v is not None:
+                params[p.name] = v
+    admode = int(params["admode"]) if params.get("admode", "").isdigit() else None
+    facts = []
+    if not loaded:
+        facts.append(Fact("netmap", False, False,
+                          "netmap module not loaded (/dev/netmap missing): the xdp: and "
+                          "packet: backends are used instead"))
+    else:
+        facts.append(Fact("netmap", device, device,
+                          "netmap module loaded" + ("" if device else
+                                                    ", but /dev/netmap is missing")))
+        if admode is not None:
+            facts.append(Fact("admode", True, admode,
+                              f"netmap admode={admode}: {ADMODES.get(admode, 'unknown')}"))
+    return NetmapModule(loaded, device, admode, params, facts)
+
+
+def native_netmap(info: InterfaceInfo, module: NetmapModule | None = None) -> Fact:
+    """Will netmap drive this interface natively, or emulate it ("generic")?"""
+    module = module or netmap_module()
+    drv = info.driver or "unknown"
+    if not module.loaded:
+        return Fact("native", False, None, "netmap not loaded: native/emulated does not apply")
+    if module.admode == 2:
+        return Fact("native", False, False,
+                    f"{info.name}: emulated (admode=2 forces generic mode; much slower)")
+    if drv in NATIVE_DRIVERS:
+        return Fact("native", True, True,
+                    f"{info.name}: driver {drv} has native netmap support if the netmap-patched "
+                    "module is loaded (dmesg shows 'netmap queues/slots'); else emulated")
+    if module.admode == 1:
+        return Fact("native", False, False,
+                    f"{info.name}: driver {drv} has no native netmap support and admode=1 "
+                    "forbids emulation: opening it will fail")
+    return Fact("native", False, False,
+                f"{info.name}: driver {drv} has no native netmap support: emulated "
+                "('generic', much slower than native)")

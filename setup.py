@@ -1,0 +1,33 @@
+"""Extension modules only; everything else is in pyproject.toml.
+
+NETMAP_PY_DEBUG=1 builds with Cython line tracing, annotate HTML and asserts on.
+"""
+import os
+
+from Cython.Build import cythonize
+from setuptools import Extension, setup
+
+DEBUG = os.environ.get("NETMAP_PY_DEBUG") == "1"
+HERE = os.path.dirname(os.path.abspath(__file__))
+INCLUDE = [os.path.join(HERE, "vendor"), os.path.join(HERE, "netmap_py")]
+CFLAGS = ["-O2", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
+MACROS = [("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
+
+extensions = [
+    Extension("netmap_py._core", ["netmap_py/_core.pyx"], include_dirs=INCLUDE,
+              extra_compile_args=CFLAGS, define_macros=MACROS),
+]
+if os.path.exists(os.path.join(HERE, "pktgen_nm", "_engine.pyx")):
+    extensions.append(
+        Extension("pktgen_nm._engine", ["pktgen_nm/_engine.pyx"], include_dirs=INCLUDE,
+                  extra_compile_args=CFLAGS, define_macros=MACROS))
+
+setup(
+    ext_modules=cythonize(
+        extensions,
+        include_path=[HERE],
+        annotate=DEBUG,
+        compiler_directives={"language_level": 3, "linetrace": DEBUG,
+                             "boundscheck": DEBUG, "wraparound": False},
+    ),
+)
