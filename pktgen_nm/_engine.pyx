@@ -1,0 +1,526 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""pktgen-nm's per-packet loops: one ``noexcept nogil`` function per pkt-gen
+function, written once over ``nmpy_port`` / ``netmap_ring`` for every backend.
+
+A Worker owns one thread's state (a C struct): the port it drives, the packet
+template and the parts of its checksums that never change, and the counters the
+main thread samples.  ``Worker.run()`` releases the GIL for the whole loop.
+"""
+from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport calloc, free, malloc
+from libc.string cimport memcpy, memset
+
+from netmap_py._core cimport Port, nmpy_port
+from netmap_py.netmap cimport (
+    netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_tx_pending, NETMAP_BUF,
+    NETMAP_TXRING, NETMAP_RXRING,
+)
+from netmap_py.constants cimport NS_BUF_CHANGED, NS_REPORT, NS_MOREFRAG
+
+cdef extern from "<time.h>" nogil:
+    struct timespec:
+        long tv_sec
+        long tv_nsec
+    int clock_gettime(int clk, timespec *ts)
+    int clock_nanosleep(int clk, int flags, const timespec *req, timespec *rem)
+    int CLOCK_MONOTONIC, CLOCK_REALTIME
+
+cdef extern from "<poll.h>" nogil:
+    short POLLIN, POLLOUT
+
+cdef extern from "<errno.h>" nogil:
+    int EINTR
+
+# functions, as pkt-gen names them
+cdef enum:
+    F_TX = 0
+    F_RX = 1
+    F_TXSEQ = 2
+    F_RXSEQ = 3
+    F_PING = 4
+    F_PONG = 5
+
+FUNCTIONS = {"tx": F_TX, "rx": F_RX, "txseq": F_TXSEQ, "rxseq": F_RXSEQ,
+             "ping": F_PING, "pong": F_PONG}
+
+cdef enum:
+    SEEN_BITS = 1 << 16             # rxseq: window of recent sequence numbers
+    RTT_BUCKETS = 64                # ping: log2 histogram of RTT in ns
+
+
+cdef struct pg_field:
+    uint32_t off                    # where in the frame
+    uint32_t width                  # 2 or 4 bytes
+    uint32_t lo, hi, cur            # range and odometer position
+    int random                      # draw a value per packet instead
+    int in_ip                       # part of the IPv4 header checksum
+
+
+cdef struct pg_ctx:
+    nmpy_port *port
+    int func
+    uint32_t burst
+    uint64_t limit                  # packets to send/receive, 0 = no limit
+    uint64_t duration_ns            # 0 = no limit
+    double rate                     # packets per second for this thread, 0 = no limit
+    int exit_on_idle                # -W: stop after 1 s without packets
+    # the frame
+    char *tmpl                      # largest frame, correct for the start values
+    uint32_t max_len, min_len
+    int vary                        # fields, lengths or sequence change per packet
+    int family
+    uint32_t vhdr, ip_off, udp_off, payload_off
+    uint64_t ip_base, udp_base      # checksum sums of the parts that never change
+    uint64_t *psum                  # psum[k]: sum of the first k payload bytes
+    pg_field f[4]
+    int nf
+    uint64_t rng
+    uint32_t seq
+    # counters: written here, sampled by the main thread
+    uint64_t pkts, bytes, events
+    uint32_t min_space
+    uint64_t start_ns, end_ns
+    int started, done, cancel, error
+    # rxseq
+    uint64_t lost, reordered, dups, short_pkts, seq_pkts
+    uint32_t expected
+    int seq_init
+    uint8_t *seen
+    # ping / pong
+    uint64_t rtt_n, rtt_sum, rtt_min, rtt_max, ping_sent
+    uint64_t rtt_hist[RTT_BUCKETS]
+    uint32_t *rtt_samples           # for percentiles (ring of samples, ns capped at 2^32-1)
+    uint64_t rtt_cap
+
+
+cdef inline uint64_t now_ns(int clk=CLOCK_MONOTONIC) noexcept nogil:
+    cdef timespec ts
+    clock_gettime(clk, &ts)
+    return <uint64_t>ts.tv_sec * 1000000000ULL + <uint64_t>ts.tv_nsec
+
+
+cdef inline void sleep_ns(uint64_t ns) noexcept nogil:
+    cdef timespec ts
+    ts.tv_sec = ns // 1000000000ULL
+    ts.tv_nsec = ns % 1000000000ULL
+    clock_nanosleep(CLOCK_MONOTONIC, 0, &ts, NULL)
+
+
+cdef inline uint64_t xorshift(pg_ctx *t) noexcept nogil:
+    cdef uint64_t x = t.rng
+    x ^= x >> 12
+    x ^= x << 25
+    x ^= x >> 27
+    t.rng = x
+    return x * 0x2545F4914F6CDD1DULL
+
+
+cdef inline uint16_t fold(uint64_t s) noexcept nogil:
+    while s >> 16:
+        s = (s & 0xffff) + (s >> 16)
+    return <uint16_t>s
+
+
+cdef inline void put16(char *p, uint32_t v) noexcept nogil:
+    p[0] = <char>(v >> 8)
+    p[1] = <char>v
+
+
+cdef inline void put32(char *p, uint32_t v) noexcept nogil:
+    p[0] = <char>(v >> 24)
+    p[1] = <char>(v >> 16)
+    p[2] = <char>(v >> 8)
+    p[3] = <char>v
+
+
+cdef inline uint32_t get32(const char *p) noexcept nogil:
+    cdef const uint8_t *u = <const uint8_t *>p
+    return (<uint32_t>u[0] << 24) | (<uint32_t>u[1] << 16) | (<uint32_t>u[2] << 8) | u[3]
+
+
+cdef inline uint32_t pick_len(pg_ctx *t) noexcept nogil:
+    if t.min_len == t.max_len:
+        return t.max_len
+    return t.min_len + <uint32_t>(xorshift(t) % (t.max_len - t.min_len + 1))
+
+
+cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq) noexcept nogil:
+    """Write this packet's varying fields and both checksums, then advance the
+    odometer (sport, sip, dport, dip; least significant first)."""
+    cdef uint64_t ip = t.ip_base, udp = t.udp_base, c
+    cdef uint32_t v, i, udp_len = L - t.udp_off
+    cdef pg_field *f
+    for i in range(<uint32_t>t.nf):
+        f = &t.f[i]
+        if f.random:
+            v = f.lo + <uint32_t>(xorshift(t) % (<uint64_t>f.hi - f.lo + 1))
+        else:
+            v = f.cur
+        if f.width == 4:
+            put32(buf + f.off, v)
+            c = (v >> 16) + (v & 0xffff)
+        else:
+            put16(buf + f.off, v)
+            c = v
+        udp += c
+        if f.in_ip:
+            ip += c
+    if with_seq:
+        put32(buf + t.payload_off, t.seq)
+        udp += (t.seq >> 16) + (t.seq & 0xffff) + 0x3fffc - t.psum[4]   # seq replaces 4 bytes
+    udp += 2 * <uint64_t>udp_len + t.psum[L - t.payload_off]
+    put16(buf + t.udp_off + 4, udp_len)
+    c = fold(udp)
+    c = (~c) & 0xffff
+    put16(buf + t.udp_off + 6, c if c else 0xffff)
+    if t.family == 4:
+        v = L - t.ip_off
+        put16(buf + t.ip_off + 2, v)
+        put16(buf + t.ip_off + 10, (~fold(ip + v)) & 0xffff)
+    else:
+        put16(buf + t.ip_off + 4, udp_len)
+    for i in range(<uint32_t>t.nf):     # the odometer
+        f = &t.f[i]
+        if f.random or f.lo == f.hi:
+            continue
+        if f.cur < f.hi:
+            f.cur += 1
+            break
+        f.cur = f.lo
+
+
+cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noexcept nogil:
+    """Queue n packets from head (n <= space); publish head/cur once."""
+    cdef uint32_t head = r.head, i, L, last = head
+    cdef netmap_slot *slot
+    cdef char *buf
+    cdef uint64_t nbytes = 0
+    for i in range(n):
+        slot = &r.slot[head]
+        buf = NETMAP_BUF(r, slot.buf_idx)
+        if slot.flags & NS_BUF_CHANGED:
+            memcpy(buf, t.tmpl, t.max_len)  # a buffer we have not written yet
+        slot.flags = 0
+        L = pick_len(t)
+        if t.vary:
+            patch(t, buf, L, with_seq)
+            if with_seq:
+                t.seq += 1
+        slot.len = L
+        nbytes += L
+        last = head
+        head = nm_ring_next(r, head)
+    if n:
+        r.slot[last].flags |= NS_REPORT
+        r.head = r.cur = head
+        t.bytes += nbytes
+    return n
+
+
+cdef void mark_all_changed(nmpy_port *p) noexcept nogil:
+    cdef int i
+    cdef uint32_t j
+    cdef netmap_ring *r
+    for i in range(p.first_tx_ring, p.last_tx_ring + 1):
+        r = NETMAP_TXRING(p.nifp, i)
+        for j in range(r.num_slots):
+            r.slot[j].flags |= NS_BUF_CHANGED
+
+
+cdef int rate_budget(pg_ctx *t, uint64_t now, uint64_t sent) noexcept nogil:
+    """How many packets may leave now to stay exactly on the rate; sleeps (up
+    to 1 ms at a time) when none may."""
+    cdef uint64_t due = <uint64_t>((now - t.start_ns) * 1e-9 * t.rate) + 1
+    cdef uint64_t next_at
+    if due > sent:
+        return <int>(due - sent) if due - sent < t.burst else <int>t.burst
+    next_at = t.start_ns + <uint64_t>(sent * 1e9 / t.rate)
+    if next_at > now + 50000:
+        sleep_ns(next_at - now - 50000 if next_at - now - 50000 < 1000000 else 1000000)
+    return 0
+
+
+cdef void tx_loop(pg_ctx *t) noexcept nogil:
+    cdef nmpy_port *p = t.port
+    cdef netmap_ring *r
+    cdef int i, rc, with_seq = t.func == F_TXSEQ
+    cdef uint64_t now, budget, m, space, wanted
+    cdef int pending
+    mark_all_changed(p)
+    t.start_ns = now_ns()
+    t.started = 1
+    while not t.cancel:
+        if t.limit and t.pkts >= t.limit:
+            break
+        now = now_ns()
+        if t.duration_ns and now - t.start_ns >= t.duration_ns:
+            break
+        budget = t.burst
+        if t.rate > 0:
+            budget = rate_budget(t, now, t.pkts)
+            if budget == 0:
+                continue
+        rc = p.poll(p, POLLOUT, 100)
+        if rc < 0:
+            if rc == -EINTR:
+                continue
+            t.error = -rc
+            break
+        for i in range(p.first_tx_ring, p.last_tx_ring + 1):
+            r = NETMAP_TXRING(p.nifp, i)
+            wanted = budget
+            if t.limit and t.limit - t.pkts < wanted:
+                wanted = t.limit - t.pkts
+            if wanted == 0:
+                break
+            space = nm_ring_space(r)
+            m = wanted if wanted < space else space
+            if m:
+                fill_ring(t, r, <uint32_t>m, with_seq)
+                t.pkts += m
+                t.events += 1
+                budget -= m
+            if m < wanted:
+                r.cur = r.tail              # starved: wake me when room appears
+            if budget == 0:
+                break
+    # push what is queued and wait (at most 2 s) until the port has sent it
+    now = now_ns()
+    while True:
+        rc = p.txsync(p)
+        if rc < 0 and rc != -EINTR:
+            if not t.error:
+                t.error = -rc
+            break
+        pending = 0
+        for i in range(p.first_tx_ring, p.last_tx_ring + 1):
+            if nm_tx_pending(NETMAP_TXRING(p.nifp, i)):
+                pending = 1
+        if not pending or now_ns() - now > 2000000000ULL:
+            break
+        sleep_ns(20000)
+    t.end_ns = now_ns()
+
+
+cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
+    cdef uint32_t off, s, d
+    cdef const uint8_t *u = <const uint8_t *>buf + t.vhdr
+    # IPv4 or IPv6 by ethertype, like pkt-gen's rxseq
+    if L < t.vhdr + 14:
+        t.short_pkts += 1
+        return
+    off = t.vhdr + (14 + 20 + 8 if (u[12] == 0x08 and u[13] == 0x00) else 14 + 40 + 8)
+    if L < off + 4:
+        t.short_pkts += 1
+        return
+    s = get32(buf + off)
+    t.seq_pkts += 1
+    if not t.seq_init:
+        t.seq_init = 1
+        t.expected = s
+    if s == t.expected:
+        t.expected = s + 1
+    elif <uint32_t>(s - t.expected) < 0x80000000U:     # ahead: a gap
+        t.lost += s - t.expected
+        t.expected = s + 1
+    else:                                               # behind: late or repeated
+        if t.seen[(s >> 3) & (SEEN_BITS // 8 - 1)] & (1 << (s & 7)):
+            t.dups += 1
+        else:
+            t.reordered += 1
+            if t.lost:
+                t.lost -= 1
+    t.seen[(s >> 3) & (SEEN_BITS // 8 - 1)] |= <uint8_t>(1 << (s & 7))
+    # forget what is now too far behind to be told apart
+    d = s + SEEN_BITS // 2
+    t.seen[(d >> 3) & (SEEN_BITS // 8 - 1)] &= <uint8_t>~(1 << (d & 7))
+
+
+cdef void rx_loop(pg_ctx *t) noexcept nogil:
+    cdef nmpy_port *p = t.port
+    cdef netmap_ring *r
+    cdef netmap_slot *slot
+    cdef int i, rc, check = t.func == F_RXSEQ
+    cdef uint32_t head, avail, k, space_sum
+    cdef uint64_t now, begin = now_ns(), last_pkt = 0, nbytes, npkts
+    # wait for the first packet
+    while not t.cancel:
+        rc = p.poll(p, POLLIN, 100)
+        if rc > 0:
+            break
+        if rc < 0 and rc != -EINTR:
+            t.error = -rc
+            t.end_ns = now_ns()
+            return
+        if t.duration_ns and now_ns() - begin >= t.duration_ns:
+            t.end_ns = now_ns()
+            return
+    t.start_ns = now_ns()
+    t.started = 1
+    last_pkt = t.start_ns
+    while not t.cancel:
+        if t.limit and t.pkts >= t.limit:
+            break
+        now = now_ns()
+        if t.duration_ns and now - begin >= t.duration_ns:
+            break
+        if t.exit_on_idle and now - last_pkt >= 1000000000ULL:
+            t.end_ns = last_pkt
+            t.done = 1
+            return
+        rc = p.poll(p, POLLIN, 100)
+        if rc < 0:
+            if rc == -EINTR:
+                continue
+            t.error = -rc
+            break
+        if rc == 0:
+            continue
+        space_sum = 0
+        for i in range(p.first_rx_ring, p.last_rx_ring + 1):
+            r = NETMAP_RXRING(p.nifp, i)
+            avail = nm_ring_space(r)
+            if avail == 0:
+                continue
+            space_sum += avail
+            if avail > t.burst:
+                avail = t.burst
+            head = r.head
+            nbytes = npkts = 0
+            for k in range(avail):
+                slot = &r.slot[head]
+                nbytes += slot.len
+                if not (slot.flags & NS_MOREFRAG):
+                    npkts += 1
+                    if check:
+                        seq_check(t, NETMAP_BUF(r, slot.buf_idx), slot.len)
+                head = nm_ring_next(r, head)
+                if t.limit and t.pkts + npkts >= t.limit and not (slot.flags & NS_MOREFRAG):
+                    break
+            r.head = r.cur = head
+            t.bytes += nbytes
+            t.pkts += npkts
+            t.events += 1
+            last_pkt = now_ns()
+            if t.limit and t.pkts >= t.limit:
+                break
+        if space_sum < t.min_space:
+            t.min_space = space_sum
+    t.end_ns = now_ns()
+
+
+cdef class Worker:
+    """One thread's loop.  Build it with the GIL, then call run() in a thread."""
+    cdef pg_ctx c
+    cdef Port port
+    cdef bytes _tmpl
+
+    def __cinit__(self):
+        memset(&self.c, 0, sizeof(pg_ctx))
+
+    def __init__(self, Port port, str func, *, frame=None, uint32_t burst=512,
+                 uint64_t limit=0, double duration=0, double rate=0, bint exit_on_idle=False,
+                 uint64_t seed=0x9E3779B97F4A7C15, randomize=(False, False)):
+        if func not in FUNCTIONS:
+            raise ValueError(f"unknown function {func!r}")
+        if port.closed:
+            raise ValueError("port is closed")
+        self.port = port
+        self.c.port = &port.c
+        self.c.func = FUNCTIONS[func]
+        self.c.burst = burst if burst else 1
+        self.c.limit = limit
+        self.c.duration_ns = <uint64_t>(duration * 1e9)
+        self.c.rate = rate
+        self.c.exit_on_idle = exit_on_idle
+        self.c.rng = seed if seed else 1
+        self.c.min_space = 0xffffffff
+        self.c.seen = <uint8_t *>calloc(SEEN_BITS // 8, 1)
+        if self.c.seen == NULL:
+            raise MemoryError()
+        if frame is not None:
+            self._set_frame(frame, randomize)
+
+    cdef _set_frame(self, frame, randomize):
+        cdef bytes data = bytes(frame.data)
+        self._tmpl = data
+        self.c.tmpl = <char *>malloc(len(data))
+        self.c.psum = <uint64_t *>malloc(8 * len(frame.payload_psum))
+        if self.c.tmpl == NULL or self.c.psum == NULL:
+            raise MemoryError()
+        memcpy(self.c.tmpl, <char *>data, len(data))
+        for i, v in enumerate(frame.payload_psum):
+            self.c.psum[i] = v
+        self.c.max_len, self.c.min_len = frame.max_len, frame.min_len
+        self.c.family, self.c.vhdr = frame.family, frame.vhdr
+        self.c.ip_off, self.c.udp_off, self.c.payload_off = frame.ip_off, frame.udp_off, frame.payload_off
+        self.c.ip_base, self.c.udp_base = frame.ip_base, frame.udp_base
+        fields = frame.fields()
+        self.c.nf = len(fields)
+        rand_src, rand_dst = randomize
+        for i, (off, width, lo, hi, in_ip) in enumerate(fields):
+            rnd = rand_src if i < 2 else rand_dst
+            if rnd and lo == hi:        # -z/-Z without a range: the whole space, as pkt-gen
+                lo, hi = 0, (0x7fffffff if width == 4 else 0xffff)
+            self.c.f[i].off, self.c.f[i].width = off, width
+            self.c.f[i].lo, self.c.f[i].hi, self.c.f[i].cur = lo, hi, lo
+            self.c.f[i].random, self.c.f[i].in_ip = bool(rnd), bool(in_ip)
+        varies = any(lo != hi for (_, _, lo, hi, _) in fields) or any(randomize)
+        self.c.vary = (varies or frame.min_len != frame.max_len or self.c.func == F_TXSEQ)
+
+    def __dealloc__(self):
+        free(self.c.tmpl)
+        free(self.c.psum)
+        free(self.c.seen)
+        free(self.c.rtt_samples)
+
+    def run(self):
+        """The loop, without the GIL; returns when done, cancelled or failed."""
+        with nogil:
+            if self.c.func == F_TX or self.c.func == F_TXSEQ:
+                tx_loop(&self.c)
+            elif self.c.func == F_RX or self.c.func == F_RXSEQ:
+                rx_loop(&self.c)
+            self.c.done = 1
+        if self.c.error:
+            raise OSError(self.c.error, "the port failed while running", str(self.port.spec))
+
+    def cancel(self):
+        self.c.cancel = 1
+
+    def sample(self):
+        """Counters now: (pkts, bytes, events)."""
+        return self.c.pkts, self.c.bytes, self.c.events
+
+    def take_min_space(self):
+        cdef uint32_t v = self.c.min_space
+        self.c.min_space = 0xffffffff
+        return None if v == 0xffffffff else v
+
+    @property
+    def done(self):
+        return bool(self.c.done)
+
+    @property
+    def started(self):
+        return bool(self.c.started)
+
+    @property
+    def start_ns(self):
+        return self.c.start_ns
+
+    @property
+    def end_ns(self):
+        return self.c.end_ns
+
+    @property
+    def error(self):
+        return self.c.error
+
+    def seq_stats(self):
+        return {"received": self.c.seq_pkts, "lost": self.c.lost, "reordered": self.c.reordered,
+                "duplicated": self.c.dups, "short": self.c.short_pkts}
+
+
+def monotonic_ns():
+    return now_ns()
