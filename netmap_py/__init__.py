@@ -35,18 +35,25 @@ DEFAULT_BUF_SIZE = 2048
 
 
 def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | None = None,
-         accept_vnet_hdr: bool = False, rx_ring_mb: int = 8) -> Port:
+         rings: int | None = None, accept_vnet_hdr: bool = False, rx_ring_mb: int = 8) -> Port:
     """Open a port by name (``netmap:eth0``, ``xdp:eth0-1``, ``packet:eth0``, ``eth0``).
 
     A bare name picks netmap when /dev/netmap exists and the interface registers,
     else AF_PACKET (``Port.backend_reason`` says why).  A forced prefix that cannot
     work raises ``OSError`` saying why; it never falls back silently.
+
+    ``slots`` and ``rings`` are defaults for what the name's ``@conf`` does not
+    say; netmap honours them only for ports an open creates (VALE, pipes), the
+    emulated backends always (their rings are software: ``rings`` sockets).
     """
     spec = portspec if isinstance(portspec, PortSpec) else PortSpec.parse(portspec)
     conf = spec.conf()
     if slots is not None:
         conf.setdefault("tx_slots", slots)
         conf.setdefault("rx_slots", slots)
+    if rings is not None:
+        conf.setdefault("tx_rings", rings)
+        conf.setdefault("rx_rings", rings)
     if spec.backend == "netmap":
         return _open_netmap(spec, accept_vnet_hdr, "asked for with netmap:")
     if spec.backend == "xdp":

@@ -99,13 +99,35 @@ def interface(name: str) -> InterfaceInfo:
 
 
 def _driver_from_kind(name: str) -> str | None:
-    # virtual devices have no device/driver link; ethtool would tell, sysfs may not
+    # virtual devices have no device/driver link in sysfs; ask ethtool's ioctl
+    drv = _ethtool_driver(name)
+    if drv:
+        return drv
     for kind in ("veth", "bridge", "bond", "vlan", "macvlan", "dummy", "tun"):
         if (SYS_NET / name / kind).exists():
             return kind
     if name == "lo":
         return "loopback"
     return None
+
+
+def _ethtool_driver(name: str) -> str | None:
+    """ETHTOOL_GDRVINFO through SIOCETHTOOL: the driver name, as 'ethtool -i' shows."""
+    import fcntl
+    import socket
+    import struct
+    SIOCETHTOOL, ETHTOOL_GDRVINFO = 0x8946, 0x3
+    info = bytearray(struct.pack("I", ETHTOOL_GDRVINFO) + bytes(196))
+    buf = (name.encode()[:15] + bytes(16))[:16]
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            import ctypes
+            cbuf = ctypes.create_string_buffer(bytes(info), len(info))
+            ifr = buf + struct.pack("P", ctypes.addressof(cbuf)) + bytes(16)
+            fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
+            return cbuf.raw[4:36].split(b"\0", 1)[0].decode() or None
+    except OSError:
+        return None
 
 
 def wire_counters(name: str) -> dict[str, int]:

@@ -7,7 +7,7 @@ template and the parts of its checksums that never change, and the counters the
 main thread samples.  ``Worker.run()`` releases the GIL for the whole loop.
 """
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport calloc, free, malloc
+from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
 from netmap_py._core cimport Port, nmpy_port
@@ -89,8 +89,21 @@ cdef struct pg_ctx:
     # ping / pong
     uint64_t rtt_n, rtt_sum, rtt_min, rtt_max, ping_sent
     uint64_t rtt_hist[RTT_BUCKETS]
-    uint32_t *rtt_samples           # for percentiles (ring of samples, ns capped at 2^32-1)
+    uint64_t *rtt_samples           # for percentiles (the first rtt_cap samples)
     uint64_t rtt_cap
+    uint64_t iv_n, iv_sum, iv_min, iv_max   # this report interval, reset by the reader
+    uint64_t replies
+    # tx options
+    int copy_always                 # -o 4/8: write the whole frame every time
+    int rubbish                     # -r: never write the buffer
+    char *pcap_buf                  # -P: frames back to back
+    uint32_t *pcap_off
+    uint32_t *pcap_len
+    uint32_t pcap_n, pcap_i
+    # rx capture (--pcap-out): records of [u32 len][u64 ns][data], packed
+    char *cap_buf
+    size_t cap_used, cap_size
+    uint64_t cap_n, cap_max
 
 
 cdef inline uint64_t now_ns(int clk=CLOCK_MONOTONIC) noexcept nogil:
@@ -144,7 +157,7 @@ cdef inline uint32_t pick_len(pg_ctx *t) noexcept nogil:
     return t.min_len + <uint32_t>(xorshift(t) % (t.max_len - t.min_len + 1))
 
 
-cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq) noexcept nogil:
+cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq, uint64_t ts) noexcept nogil:
     """Write this packet's varying fields and both checksums, then advance the
     odometer (sport, sip, dport, dip; least significant first)."""
     cdef uint64_t ip = t.ip_base, udp = t.udp_base, c
@@ -168,6 +181,11 @@ cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq) noexcept nogil:
     if with_seq:
         put32(buf + t.payload_off, t.seq)
         udp += (t.seq >> 16) + (t.seq & 0xffff) + 0x3fffc - t.psum[4]   # seq replaces 4 bytes
+        if ts:                          # ping: a send time replaces the next 8 bytes
+            put32(buf + t.payload_off + 4, <uint32_t>(ts >> 32))
+            put32(buf + t.payload_off + 8, <uint32_t>ts)
+            udp += ((ts >> 48) + ((ts >> 32) & 0xffff) + ((ts >> 16) & 0xffff) + (ts & 0xffff)
+                    + 0x3fffc - (t.psum[12] - t.psum[4]))
     udp += 2 * <uint64_t>udp_len + t.psum[L - t.payload_off]
     put16(buf + t.udp_off + 4, udp_len)
     c = fold(udp)
@@ -195,17 +213,25 @@ cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noe
     cdef netmap_slot *slot
     cdef char *buf
     cdef uint64_t nbytes = 0
+    cdef int ping = t.func == F_PING
     for i in range(n):
         slot = &r.slot[head]
         buf = NETMAP_BUF(r, slot.buf_idx)
-        if slot.flags & NS_BUF_CHANGED:
-            memcpy(buf, t.tmpl, t.max_len)  # a buffer we have not written yet
+        if t.pcap_n:                    # -P: every frame of the file in turn
+            L = t.pcap_len[t.pcap_i]
+            memcpy(buf, t.pcap_buf + t.pcap_off[t.pcap_i], L)
+            t.pcap_i += 1
+            if t.pcap_i == t.pcap_n:
+                t.pcap_i = 0
+        else:
+            if (slot.flags & NS_BUF_CHANGED or t.copy_always) and not t.rubbish:
+                memcpy(buf, t.tmpl, t.max_len)  # a buffer we have not written yet
+            L = pick_len(t)
+            if t.vary and not t.rubbish:
+                patch(t, buf, L, with_seq, now_ns() if ping else 0)
+                if with_seq:
+                    t.seq += 1
         slot.flags = 0
-        L = pick_len(t)
-        if t.vary:
-            patch(t, buf, L, with_seq)
-            if with_seq:
-                t.seq += 1
         slot.len = L
         nbytes += L
         last = head
@@ -225,6 +251,10 @@ cdef void mark_all_changed(nmpy_port *p) noexcept nogil:
         r = NETMAP_TXRING(p.nifp, i)
         for j in range(r.num_slots):
             r.slot[j].flags |= NS_BUF_CHANGED
+
+
+cdef inline uint64_t get64(const char *p) noexcept nogil:
+    return (<uint64_t>get32(p) << 32) | get32(p + 4)
 
 
 cdef int rate_budget(pg_ctx *t, uint64_t now, uint64_t sent) noexcept nogil:
@@ -336,6 +366,30 @@ cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogi
     t.seen[(d >> 3) & (SEEN_BITS // 8 - 1)] &= <uint8_t>~(1 << (d & 7))
 
 
+cdef void capture(pg_ctx *t, const char *data, uint32_t L) noexcept nogil:
+    """Keep a copy of a received frame for --pcap-out (the first cap_max only)."""
+    cdef size_t need = 12 + L, size
+    cdef char *nb
+    cdef uint64_t ts
+    if t.cap_n >= t.cap_max:
+        return
+    if t.cap_used + need > t.cap_size:
+        size = t.cap_size * 2 if t.cap_size else 1 << 20
+        while size < t.cap_used + need:
+            size *= 2
+        nb = <char *>realloc(t.cap_buf, size)
+        if nb == NULL:
+            t.cap_max = t.cap_n         # out of memory: stop capturing, keep what we have
+            return
+        t.cap_buf, t.cap_size = nb, size
+    ts = now_ns(CLOCK_REALTIME)
+    memcpy(t.cap_buf + t.cap_used, &L, 4)
+    memcpy(t.cap_buf + t.cap_used + 4, &ts, 8)
+    memcpy(t.cap_buf + t.cap_used + 12, data, L)
+    t.cap_used += need
+    t.cap_n += 1
+
+
 cdef void rx_loop(pg_ctx *t) noexcept nogil:
     cdef nmpy_port *p = t.port
     cdef netmap_ring *r
@@ -394,6 +448,8 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
                     npkts += 1
                     if check:
                         seq_check(t, NETMAP_BUF(r, slot.buf_idx), slot.len)
+                if t.cap_max:
+                    capture(t, NETMAP_BUF(r, slot.buf_idx), slot.len)
                 head = nm_ring_next(r, head)
                 if t.limit and t.pkts + npkts >= t.limit and not (slot.flags & NS_MOREFRAG):
                     break
@@ -409,6 +465,191 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
     t.end_ns = now_ns()
 
 
+cdef inline void rtt_record(pg_ctx *t, uint64_t rtt) noexcept nogil:
+    cdef int b = 0
+    cdef uint64_t v = rtt
+    while v > 1 and b < RTT_BUCKETS - 1:
+        v >>= 1
+        b += 1
+    t.rtt_hist[b] += 1
+    t.rtt_n += 1
+    t.rtt_sum += rtt
+    if t.rtt_min == 0 or rtt < t.rtt_min:
+        t.rtt_min = rtt
+    if rtt > t.rtt_max:
+        t.rtt_max = rtt
+    if t.rtt_samples != NULL and t.rtt_n <= t.rtt_cap:
+        t.rtt_samples[t.rtt_n - 1] = rtt
+    t.iv_n += 1
+    t.iv_sum += rtt
+    if t.iv_min == 0 or rtt < t.iv_min:
+        t.iv_min = rtt
+    if rtt > t.iv_max:
+        t.iv_max = rtt
+
+
+cdef inline uint32_t probe_off(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
+    """Offset of the sequence number in a reply, 0 if it is not one of ours."""
+    cdef const uint8_t *u = <const uint8_t *>buf + t.vhdr
+    cdef uint32_t off
+    if L < t.vhdr + 14:
+        return 0
+    if u[12] == 0x08 and u[13] == 0x00:
+        off = t.vhdr + 14 + 20 + 8
+        if u[14 + 9] != 17:
+            return 0
+    elif u[12] == 0x86 and u[13] == 0xdd:
+        off = t.vhdr + 14 + 40 + 8
+        if u[14 + 6] != 17:
+            return 0
+    else:
+        return 0
+    return off if L >= off + 12 else 0
+
+
+cdef void ping_loop(pg_ctx *t) noexcept nogil:
+    """Many probes in flight: send at the rate (or a burst per round) and take
+    every reply as it comes, measuring each one's round trip."""
+    cdef nmpy_port *p = t.port
+    cdef netmap_ring *r
+    cdef netmap_ring *tx = NETMAP_TXRING(p.nifp, p.first_tx_ring)
+    cdef netmap_slot *slot
+    cdef int i, rc
+    cdef uint32_t k, avail, head, off
+    cdef uint64_t now, budget, m, space, ts, stop_at = 0
+    cdef const char *buf
+    mark_all_changed(p)
+    t.start_ns = now_ns()
+    t.started = 1
+    while not t.cancel:
+        now = now_ns()
+        if (t.limit and t.pkts >= t.limit) or (t.duration_ns and now - t.start_ns >= t.duration_ns):
+            if stop_at == 0:
+                stop_at = now + 1000000000ULL  # wait up to 1 s for the last replies
+            if t.replies >= t.pkts or now >= stop_at:
+                break
+            budget = 0
+        elif t.rate > 0:
+            budget = rate_budget(t, now, t.pkts)
+        else:
+            budget = t.burst
+        if budget:
+            if t.limit and t.limit - t.pkts < budget:
+                budget = t.limit - t.pkts
+            space = nm_ring_space(tx)
+            m = budget if budget < space else space
+            if m:
+                fill_ring(t, tx, <uint32_t>m, 1)
+                t.pkts += m
+                t.events += 1
+            rc = p.txsync(p)
+            if rc < 0 and rc != -EINTR:
+                t.error = -rc
+                break
+        rc = p.poll(p, POLLIN, 0 if t.rate > 0 or budget else 10)
+        if rc < 0:
+            if rc == -EINTR:
+                continue
+            t.error = -rc
+            break
+        for i in range(p.first_rx_ring, p.last_rx_ring + 1):
+            r = NETMAP_RXRING(p.nifp, i)
+            avail = nm_ring_space(r)
+            if avail == 0:
+                continue
+            head = r.head
+            now = now_ns()
+            for k in range(avail):
+                slot = &r.slot[head]
+                buf = NETMAP_BUF(r, slot.buf_idx)
+                off = probe_off(t, buf, slot.len)
+                if off:
+                    ts = get64(buf + off + 4)
+                    if ts <= now and now - ts < 60000000000ULL:
+                        rtt_record(t, now - ts)
+                        t.replies += 1
+                head = nm_ring_next(r, head)
+            r.head = r.cur = head
+    t.end_ns = now_ns()
+
+
+cdef void pong_loop(pg_ctx *t) noexcept nogil:
+    """Reflect every packet: swap MACs and IP addresses (both checksums stay
+    valid), zero-copy when the rings share a region, else one copy."""
+    cdef nmpy_port *p = t.port
+    cdef netmap_ring *r
+    cdef netmap_ring *tx = NETMAP_TXRING(p.nifp, p.first_tx_ring)
+    cdef netmap_slot *rs
+    cdef netmap_slot *ts
+    cdef int i, rc, zc = t.copy_always == 0    # one port, one region: swapping is safe
+    cdef uint32_t k, avail, head, thead, tmp, L
+    cdef uint8_t *b
+    cdef uint8_t sw[16]
+    cdef uint64_t begin = now_ns()
+    t.start_ns = begin
+    t.started = 1
+    while not t.cancel:
+        if t.limit and t.pkts >= t.limit:
+            break
+        if t.duration_ns and now_ns() - begin >= t.duration_ns:
+            break
+        rc = p.poll(p, POLLIN, 100)
+        if rc < 0:
+            if rc == -EINTR:
+                continue
+            t.error = -rc
+            break
+        thead = tx.head
+        for i in range(p.first_rx_ring, p.last_rx_ring + 1):
+            r = NETMAP_RXRING(p.nifp, i)
+            avail = nm_ring_space(r)
+            head = r.head
+            for k in range(avail):
+                if thead == tx.tail:
+                    break                   # no room to reply: leave it for later
+                if t.limit and t.pkts >= t.limit:
+                    break
+                rs = &r.slot[head]
+                ts = &tx.slot[thead]
+                L = rs.len
+                if zc:
+                    tmp = ts.buf_idx           # zero copy: swap buffers
+                    ts.buf_idx = rs.buf_idx
+                    rs.buf_idx = tmp
+                    rs.flags |= NS_BUF_CHANGED
+                else:
+                    memcpy(NETMAP_BUF(tx, ts.buf_idx), NETMAP_BUF(r, rs.buf_idx), L)
+                ts.flags = NS_BUF_CHANGED
+                ts.len = L
+                b = <uint8_t *>NETMAP_BUF(tx, ts.buf_idx) + t.vhdr
+                if L >= t.vhdr + 14:
+                    memcpy(sw, b, 6)
+                    memcpy(b, b + 6, 6)
+                    memcpy(b + 6, sw, 6)
+                    if b[12] == 0x08 and b[13] == 0x00 and L >= t.vhdr + 34:
+                        memcpy(sw, b + 26, 4)
+                        memcpy(b + 26, b + 30, 4)
+                        memcpy(b + 30, sw, 4)
+                    elif b[12] == 0x86 and b[13] == 0xdd and L >= t.vhdr + 54:
+                        memcpy(sw, b + 22, 16)
+                        memcpy(b + 22, b + 38, 16)
+                        memcpy(b + 38, sw, 16)
+                t.pkts += 1
+                t.bytes += L
+                thead = nm_ring_next(tx, thead)
+                head = nm_ring_next(r, head)
+            r.head = r.cur = head
+        if thead != tx.head:
+            tx.head = tx.cur = thead
+            t.events += 1
+            rc = p.txsync(p)
+            if rc < 0 and rc != -EINTR:
+                t.error = -rc
+                break
+    p.txsync(p)
+    t.end_ns = now_ns()
+
+
 cdef class Worker:
     """One thread's loop.  Build it with the GIL, then call run() in a thread."""
     cdef pg_ctx c
@@ -420,7 +661,9 @@ cdef class Worker:
 
     def __init__(self, Port port, str func, *, frame=None, uint32_t burst=512,
                  uint64_t limit=0, double duration=0, double rate=0, bint exit_on_idle=False,
-                 uint64_t seed=0x9E3779B97F4A7C15, randomize=(False, False)):
+                 uint64_t seed=0x9E3779B97F4A7C15, randomize=(False, False),
+                 bint copy_always=False, bint rubbish=False, pcap_frames=None,
+                 uint64_t capture=0, uint64_t rtt_samples=1000000):
         if func not in FUNCTIONS:
             raise ValueError(f"unknown function {func!r}")
         if port.closed:
@@ -438,8 +681,33 @@ cdef class Worker:
         self.c.seen = <uint8_t *>calloc(SEEN_BITS // 8, 1)
         if self.c.seen == NULL:
             raise MemoryError()
+        self.c.copy_always, self.c.rubbish = copy_always, rubbish
+        self.c.cap_max = capture
         if frame is not None:
             self._set_frame(frame, randomize)
+        if pcap_frames:
+            self._set_pcap(pcap_frames)
+        if self.c.func == F_PING:
+            self.c.rtt_cap = rtt_samples
+            self.c.rtt_samples = <uint64_t *>malloc(8 * rtt_samples) if rtt_samples else NULL
+            if rtt_samples and self.c.rtt_samples == NULL:
+                raise MemoryError()
+
+    cdef _set_pcap(self, frames):
+        cdef uint32_t n = len(frames), i, off = 0
+        total = sum(len(f) for f in frames)
+        self.c.pcap_buf = <char *>malloc(total if total else 1)
+        self.c.pcap_off = <uint32_t *>malloc(4 * n)
+        self.c.pcap_len = <uint32_t *>malloc(4 * n)
+        if self.c.pcap_buf == NULL or self.c.pcap_off == NULL or self.c.pcap_len == NULL:
+            raise MemoryError()
+        cdef bytes b
+        for i in range(n):
+            b = bytes(frames[i])
+            memcpy(self.c.pcap_buf + off, <char *>b, len(b))
+            self.c.pcap_off[i], self.c.pcap_len[i] = off, len(b)
+            off += len(b)
+        self.c.pcap_n = n
 
     cdef _set_frame(self, frame, randomize):
         cdef bytes data = bytes(frame.data)
@@ -473,6 +741,10 @@ cdef class Worker:
         free(self.c.psum)
         free(self.c.seen)
         free(self.c.rtt_samples)
+        free(self.c.pcap_buf)
+        free(self.c.pcap_off)
+        free(self.c.pcap_len)
+        free(self.c.cap_buf)
 
     def run(self):
         """The loop, without the GIL; returns when done, cancelled or failed."""
@@ -481,6 +753,10 @@ cdef class Worker:
                 tx_loop(&self.c)
             elif self.c.func == F_RX or self.c.func == F_RXSEQ:
                 rx_loop(&self.c)
+            elif self.c.func == F_PING:
+                ping_loop(&self.c)
+            else:
+                pong_loop(&self.c)
             self.c.done = 1
         if self.c.error:
             raise OSError(self.c.error, "the port failed while running", str(self.port.spec))
@@ -520,6 +796,34 @@ cdef class Worker:
     def seq_stats(self):
         return {"received": self.c.seq_pkts, "lost": self.c.lost, "reordered": self.c.reordered,
                 "duplicated": self.c.dups, "short": self.c.short_pkts}
+
+
+    def captured(self):
+        """Frames kept for --pcap-out: a list of (unix time ns, bytes)."""
+        out = []
+        cdef size_t pos = 0
+        cdef uint32_t L
+        cdef uint64_t ts
+        while pos < self.c.cap_used:
+            memcpy(&L, self.c.cap_buf + pos, 4)
+            memcpy(&ts, self.c.cap_buf + pos + 4, 8)
+            out.append((ts, self.c.cap_buf[pos + 12:pos + 12 + L]))
+            pos += 12 + L
+        return out
+
+    def rtt_interval(self):
+        """RTT of this report interval (count, sum, min, max) in ns; resets it."""
+        v = (self.c.iv_n, self.c.iv_sum, self.c.iv_min, self.c.iv_max)
+        self.c.iv_n = self.c.iv_sum = self.c.iv_min = self.c.iv_max = 0
+        return v
+
+    def rtt(self):
+        """All round trips: count, sum, min, max, log2 histogram, samples (ns)."""
+        cdef uint64_t n = self.c.rtt_n if self.c.rtt_n < self.c.rtt_cap else self.c.rtt_cap
+        samples = [self.c.rtt_samples[i] for i in range(n)] if self.c.rtt_samples != NULL else []
+        return {"count": self.c.rtt_n, "sum": self.c.rtt_sum, "min": self.c.rtt_min,
+                "max": self.c.rtt_max, "replies": self.c.replies,
+                "hist": [self.c.rtt_hist[i] for i in range(RTT_BUCKETS)], "samples": samples}
 
 
 def monotonic_ns():

@@ -1,0 +1,662 @@
+"""pktgen-nm: netmap's pkt-gen, on netmap, AF_XDP or AF_PACKET.
+
+Same flags, defaults and report lines as pkt-gen (README: 'Differences from
+pkt-gen' lists where we chose to do better).  Python parses, checks, reports;
+the per-packet loops are in _engine.pyx and run without the GIL.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import os
+import resource
+import signal
+import sys
+import threading
+import time
+
+import netmap_py
+from netmap_py import checks, constants as C
+from netmap_py.portspec import PortSpec
+
+from . import packet as P
+from .report import Interval, Reporter, log, rtt_lines, summary
+
+PROG = "pktgen-nm"
+SENDERS = ("tx", "txseq")
+RECEIVERS = ("rx", "rxseq")
+DEFAULT_BURST = {"tx": 512, "rx": 512, "txseq": 512, "rxseq": 512, "ping": 1, "pong": 1}
+VERB = {"tx": "Sent", "txseq": "Sent", "rx": "Received", "rxseq": "Received"}
+
+# -o bits (facts 3.2)
+OPT_PREFETCH, OPT_ACCESS, OPT_COPY, OPT_MEMCPY, OPT_TS, OPT_INDIRECT = 1, 2, 4, 8, 16, 32
+OPT_DUMP, OPT_RUBBISH, OPT_RANDOM_SRC, OPT_RANDOM_DST, OPT_PPS_STATS = 64, 256, 512, 1024, 2048
+OPT_UPDATE_CSUM = 4096
+OPT_KNOWN = (OPT_PREFETCH | OPT_ACCESS | OPT_COPY | OPT_MEMCPY | OPT_TS | OPT_INDIRECT | OPT_DUMP
+             | OPT_RUBBISH | OPT_RANDOM_SRC | OPT_RANDOM_DST | OPT_PPS_STATS | OPT_UPDATE_CSUM)
+
+
+class UsageError(Exception):
+    """Bad input: printed as one line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # argparse would print usage and exit 2 itself
+        raise UsageError(message)
+
+
+def _int(text: str) -> int:
+    try:
+        return int(text, 0)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+
+
+def _float(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog=PROG, add_help=False, allow_abbrev=False,
+                description="pkt-gen's traffic generator and receiver for netmap, AF_XDP "
+                            "and AF_PACKET ports.")
+    a = p.add_argument
+    a("-h", action="store_true", help="show this help and exit")
+    a("-i", metavar="PORT", help="port: eth0 (backend chosen automatically), netmap:eth0, "
+      "xdp:eth0, packet:eth0, valeX:Y, loop:NAME")
+    a("-f", metavar="FUNC", default="rx", help="tx rx ping pong txseq rxseq (default rx)")
+    a("-n", metavar="COUNT", type=_int, default=0,
+      help="packets to send or receive in total (default 0: no limit)")
+    a("-l", metavar="LEN", type=_int, action="append",
+      help="frame length without CRC (default 60); twice: random sizes in [min, max]")
+    a("-b", metavar="BURST", type=_int, help="packets per ring per batch (default 512; ping/pong 1)")
+    a("-d", metavar="RANGE", help="destination ip[:port][-ip[:port]] (default 10.1.0.1:1234)")
+    a("-s", metavar="RANGE", help="source ip[:port][-ip[:port]] (default 10.0.0.1:1234)")
+    a("-D", metavar="MAC", help="destination MAC (default ff:ff:ff:ff:ff:ff)")
+    a("-S", metavar="MAC", help="source MAC (default the interface's own)")
+    a("-a", metavar="CPU", type=_int, default=-1, help="pin thread i to CPU (a + i) %% cpus")
+    a("-c", metavar="CPUS", type=_int, default=1, help="CPUs to use; 0 = all (default 1)")
+    a("-p", metavar="THREADS", type=_int, default=1, help="threads, one ring each (default 1)")
+    a("-T", metavar="MS", type=_int, default=1000, help="report interval in ms (default 1000)")
+    a("-w", metavar="SECS", type=_float, help="wait up to SECS for carrier (default 2; vale 0)")
+    a("-W", action="store_true", help="rx: exit after 1 s without packets")
+    a("-R", metavar="PPS", type=_float, default=0,
+      help="total packet rate across all threads (default 0: no limit)")
+    a("-X", action="store_true", help="hex-dump packets (not supported yet)")
+    a("-H", metavar="LEN", type=_int, default=0, help="virtio-net header length 0, 10 or 12")
+    a("-P", metavar="PCAP", help="replay every packet of a pcap file, in order, looping")
+    a("-z", action="store_true", help="random source address and port on every packet")
+    a("-Z", action="store_true", help="random destination address and port on every packet")
+    a("-N", action="store_true", help="print raw numbers instead of K/M/G")
+    a("-F", metavar="FRAGS", type=_int, default=1, help="slots per packet, 1..63")
+    a("-M", metavar="SIZE", type=_int, default=0, help="largest fragment size")
+    a("-I", action="store_true", help="indirect buffers (VALE only)")
+    a("-v", action="count", default=0, help="more messages (repeatable)")
+    a("-r", action="store_true", help="send buffers without writing them (rubbish)")
+    a("-A", action="store_true", help="add the mean/stddev of pps to the reports")
+    a("-B", action="store_true", help="count 24 bytes of CRC and framing per packet in bps")
+    a("-C", metavar="CONF", help="tx_slots[,rx_slots[,tx_rings[,rx_rings]]] (deprecated: @conf)")
+    a("-o", metavar="BITS", type=_int, default=0, help="pkt-gen option bits (see README)")
+    a("-4", dest="ipv4", action="store_true", help="IPv4 (default)")
+    a("-6", dest="ipv6", action="store_true", help="IPv6")
+    a("--duration", metavar="SECS", type=_float, default=0, help="stop after SECS seconds")
+    a("--json", action="store_true", help="one JSON object per report and one at the end")
+    a("--pcap-out", metavar="FILE", help="rx: write received packets to a pcap file")
+    a("--pcap-count", metavar="N", type=_int, default=100000,
+      help="rx: at most N packets in --pcap-out (default 100000)")
+    a("--seed", metavar="N", type=_int, default=0, help="seed for -z/-Z and random sizes")
+    a("--engine", metavar="E", default="ring", help="ring (default) or kernel (not built yet)")
+    a("--lab", action="store_true",
+      help="run on a built-in lab: two namespaces joined by a veth pair (see README)")
+    a("--lab-rx", metavar="ARGS", default="",
+      help="with --lab: extra flags for the receiver in the other namespace")
+    a("--lab-backend", metavar="B", default="packet",
+      help="with --lab: the backend prefix to use on both sides (default packet)")
+    return p
+
+
+USAGE = f"""usage: {PROG} -i PORT [-f tx|rx|ping|pong|txseq|rxseq] [options]
+  e.g. {PROG} -i eth0 -f tx -l 60      {PROG} -i eth0 -f rx
+       {PROG} --lab -f tx -n 1000000    (two namespaces and a veth pair, made and removed)
+"""
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = build_parser()
+    opts = parser.parse_args(argv)
+    if opts.h:
+        sys.stdout.write(USAGE + "\n" + parser.format_help().split("\n", 2)[2])
+        raise SystemExit(0)
+    return opts
+
+
+# -- checks of every option, before anything is opened -----------------------------
+@dataclasses.dataclass
+class Plan:
+    func: str
+    spec: PortSpec
+    threads: int
+    burst: int
+    cpus: int
+    family: int
+    max_len: int
+    min_len: int
+    src: P.Range
+    dst: P.Range
+    dst_mac: bytes
+    src_mac: bytes | None
+    copy_always: bool
+    rubbish: bool
+    rand_src: bool
+    rand_dst: bool
+    wait: float
+    pcap_frames: list[bytes] | None
+
+
+def plan(opts: argparse.Namespace) -> Plan:
+    if opts.i is None:
+        raise UsageError("missing -i PORT (e.g. -i eth0, -i packet:veth0, or --lab)")
+    if opts.f not in DEFAULT_BURST:
+        raise UsageError(f"unknown function {opts.f!r}: use tx, rx, ping, pong, txseq or rxseq")
+    func = opts.f
+    try:
+        spec = PortSpec.parse(opts.i)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    if opts.engine not in ("ring", "auto"):
+        raise UsageError(f"--engine {opts.engine}: only the ring engine is built in this version "
+                         "(the kernel engine is planned); use --engine ring")
+    for flag, what in ((opts.X, "-X (hex dump)"), (opts.I, "-I (indirect buffers)")):
+        if flag:
+            raise UsageError(f"{what} is not supported by {PROG} yet")
+    if opts.F != 1 or opts.M:
+        if not 1 <= opts.F <= 63:
+            raise UsageError(f"bad -F {opts.F}: fragments per packet must be 1..63")
+        raise UsageError("-F/-M (multi-slot packets) are not supported by pktgen-nm yet")
+    if opts.H not in (0, 10, 12):
+        raise UsageError(f"bad -H {opts.H}: the virtio-net header length is 0, 10 or 12")
+    if opts.H:
+        raise UsageError("-H (virtio-net headers) is not supported by pktgen-nm yet")
+    if opts.o & ~OPT_KNOWN:
+        raise UsageError(f"bad -o {opts.o}: unknown bits {opts.o & ~OPT_KNOWN:#x}")
+    if opts.o & (OPT_INDIRECT | OPT_DUMP):
+        raise UsageError("-o 32 (indirect) and -o 64 (dump) are not supported by pktgen-nm yet")
+    if opts.ipv4 and opts.ipv6:
+        raise UsageError("-4 and -6 exclude each other")
+    family = 6 if opts.ipv6 else 4
+    if opts.n < 0:
+        raise UsageError(f"bad -n {opts.n}: the packet count cannot be negative")
+    burst = DEFAULT_BURST[func] if opts.b is None else opts.b
+    if not 1 <= burst <= 65536:
+        raise UsageError(f"bad -b {burst}: the burst must be 1..65536")
+    if opts.p < 1:
+        raise UsageError(f"bad -p {opts.p}: at least one thread")
+    if opts.p > 1 and func in ("ping", "pong", "txseq"):
+        raise UsageError(f"-f {func} runs on one thread only (pkt-gen's rule); drop -p")
+    online = os.cpu_count() or 1
+    if opts.c < 0 or opts.c > online:
+        raise UsageError(f"bad -c {opts.c}: {opts.c} cpus is too high, have only {online} cpus"
+                         if opts.c > 0 else f"bad -c {opts.c}")
+    cpus = opts.c or online
+    if opts.a >= online:
+        raise UsageError(f"bad -a {opts.a}: CPU {opts.a} does not exist (have {online})")
+    if opts.T < 10:
+        raise UsageError(f"bad -T {opts.T}: the report interval must be at least 10 ms")
+    if opts.R < 0:
+        raise UsageError(f"bad -R {opts.R:g}: the rate cannot be negative")
+    if opts.duration < 0:
+        raise UsageError(f"bad --duration {opts.duration:g}: cannot be negative")
+    if opts.w is not None and opts.w < 0:
+        raise UsageError(f"bad -w {opts.w:g}: cannot be negative")
+    lens = opts.l or [60]
+    if len(lens) > 2:
+        raise UsageError("-l may be given at most twice (max, then min)")
+    for L in lens:
+        if not P.MIN_FRAME <= L <= P.MAX_FRAME:
+            raise UsageError(f"bad pktsize {L} [{P.MIN_FRAME}..{P.MAX_FRAME}]")
+    max_len, min_len = (lens[0], lens[0]) if len(lens) == 1 else (max(lens), min(lens))
+    try:
+        src = P.parse_range(opts.s or (P.DEFAULT_SRC if family == 4 else "::"), family, "-s range")
+        dst = P.parse_range(opts.d or (P.DEFAULT_DST if family == 4 else "::"), family, "-d range")
+        dst_mac = P.parse_mac(opts.D, "-D MAC") if opts.D else b"\xff" * 6
+        src_mac = P.parse_mac(opts.S, "-S MAC") if opts.S else None
+    except P.BadArgument as e:
+        raise UsageError(str(e)) from None
+    hdrs = P.ETH_LEN + (P.IP4_LEN if family == 4 else P.IP6_LEN) + P.UDP_LEN
+    if func in SENDERS + ("ping",) and min_len < hdrs and not opts.P:
+        raise UsageError(f"bad -l {min_len}: an IPv{family}/UDP frame needs at least {hdrs} "
+                         f"bytes (and txseq/ping {hdrs + 4}+)")
+    if func in ("txseq", "ping") and min_len < hdrs + 12:
+        raise UsageError(f"bad -l {min_len}: -f {func} needs at least {hdrs + 12} bytes")
+    pcap_frames = None
+    if opts.P:
+        if func != "tx":
+            raise UsageError("-P (pcap replay) works with -f tx only")
+        from .pcap import PcapError, read_pcap
+        try:
+            pcap_frames = [data for _, data in read_pcap(opts.P)]
+        except (OSError, PcapError) as e:
+            raise UsageError(f"cannot use -P {opts.P}: {getattr(e, 'strerror', None) or e}") from None
+        if not pcap_frames:
+            raise UsageError(f"-P {opts.P}: the file holds no packet")
+    if opts.pcap_out and func not in RECEIVERS:
+        raise UsageError("--pcap-out works with -f rx and rxseq only")
+    if opts.pcap_count < 1:
+        raise UsageError(f"bad --pcap-count {opts.pcap_count}: at least 1")
+    if opts.C:
+        spec = _apply_conf(spec, opts.C)
+    wait = opts.w if opts.w is not None else (0.0 if spec.is_vale or spec.backend == "loop" else 2.0)
+    return Plan(func=func, spec=spec, threads=opts.p, burst=burst, cpus=cpus, family=family,
+                max_len=max_len, min_len=min_len, src=src, dst=dst, dst_mac=dst_mac,
+                src_mac=src_mac, copy_always=bool(opts.o & (OPT_COPY | OPT_MEMCPY)),
+                rubbish=opts.r or bool(opts.o & OPT_RUBBISH),
+                rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
+                rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
+                pcap_frames=pcap_frames)
+
+
+def _apply_conf(spec: PortSpec, text: str) -> PortSpec:
+    parts = text.split(",")
+    if not 1 <= len(parts) <= 4 or not all(x.strip().isdigit() for x in parts):
+        raise UsageError(f"bad -C {text!r}: use tx_slots[,rx_slots[,tx_rings[,rx_rings]]]")
+    v = [int(x) for x in parts]
+    keys = {}
+    keys["tx_slots"] = v[0]
+    keys["rx_slots"] = v[1] if len(v) > 1 else v[0]
+    if len(v) > 2:
+        keys["tx_rings"] = v[2]
+        keys["rx_rings"] = v[3] if len(v) > 3 else v[2]
+    log("-C is deprecated: write the port as PORT@conf:" +
+        ",".join(f"{k.replace('_', '-')}={x}" for k, x in keys.items() if x))
+    keys = {k: str(x) for k, x in keys.items() if x}
+    return dataclasses.replace(spec, options=spec.options + (("conf", tuple(keys.items())),))
+
+
+# -- opening, with the checks users need before traffic -------------------------------
+def check_interface(pl: Plan, opts) -> checks.InterfaceInfo | None:
+    spec = pl.spec
+    if spec.backend == "loop" or spec.ifname is None:
+        return None
+    info = checks.interface(spec.ifname)
+    if not info.exists:
+        raise UsageError(info.facts[0].sentence)
+    if not info.up:
+        raise UsageError(f"{spec.ifname} is down: bring it up with 'ip link set {spec.ifname} up'")
+    if pl.func in SENDERS + ("ping", "pong"):
+        longest = max(len(f) for f in pl.pcap_frames) if pl.pcap_frames else pl.max_len
+        if longest > info.mtu + 14:
+            raise UsageError(
+                f"frames of {longest} bytes do not fit {spec.ifname}'s MTU {info.mtu} (frames up "
+                f"to {info.mtu + 14} bytes without CRC): use -l {info.mtu + 14} or less, or "
+                f"raise the MTU (ip link set {spec.ifname} mtu {longest - 14})")
+    return info
+
+
+def wait_carrier(info: checks.InterfaceInfo | None, secs: float) -> None:
+    if info is None or secs <= 0:
+        return
+    path = checks.SYS_NET / info.name / "carrier"
+    deadline = time.monotonic() + secs
+    first = True
+    while True:
+        try:
+            up = path.read_text().strip() == "1"
+        except OSError:
+            up = False
+        if up:
+            if not first:
+                log(f"carrier up on {info.name}")
+            return
+        if first:
+            log(f"Wait up to {secs:g} secs for carrier on {info.name}")
+            first = False
+        if time.monotonic() >= deadline:
+            log(f"no carrier on {info.name} after {secs:g} s; going on anyway")
+            return
+        time.sleep(0.05)
+
+
+def open_ports(pl: Plan) -> list:
+    spec = pl.spec
+    if pl.func in SENDERS:
+        spec = dataclasses.replace(spec, flags=spec.flags | C.NR_TX_RINGS_ONLY)
+    elif pl.func in RECEIVERS:
+        spec = dataclasses.replace(spec, flags=spec.flags | C.NR_RX_RINGS_ONLY)
+    ports = []
+    try:
+        if pl.threads == 1:
+            ports.append(netmap_py.open(spec, accept_vnet_hdr=True))
+        else:
+            if spec.one_ring:
+                raise UsageError(f"-p {pl.threads} needs all rings, but {pl.spec.text} names one")
+            for i in range(pl.threads):
+                ports.append(netmap_py.open(spec.with_ring(i), rings=pl.threads,
+                                            accept_vnet_hdr=True))
+                if i == 0:
+                    port = ports[0]
+                    have = port.num_tx_rings if pl.func in SENDERS else port.num_rx_rings
+                    if pl.threads > have:
+                        raise UsageError(f"bad -p {pl.threads}: {pl.spec.name} has {have} "
+                                         f"ring(s) in that direction")
+    except BaseException:
+        for p in ports:
+            p.close()
+        raise
+    return ports
+
+
+# -- the run ----------------------------------------------------------------------------
+class Run:
+    def __init__(self, opts, pl: Plan):
+        self.opts, self.pl = opts, pl
+        self.workers = []
+        self.threads = []
+        self.tids: list[int | None] = []
+        self.cpu: dict[int, dict] = {}
+        self.errors: list[BaseException | None] = []
+        self.stop = threading.Event()
+
+    def start(self, ports, frame, engine) -> None:
+        pl, opts = self.pl, self.opts
+        T = len(ports)
+        self.backend = ports[0].backend
+        for i, port in enumerate(ports):
+            n_i = opts.n // T + (1 if i < opts.n % T else 0) if opts.n else 0
+            if opts.n and n_i == 0:
+                n_i = -1  # nothing to do for this thread
+            w = engine.Worker(
+                port, pl.func, frame=frame, burst=pl.burst, limit=max(n_i, 0),
+                duration=opts.duration, rate=opts.R / T if opts.R else 0,
+                exit_on_idle=opts.W, seed=(opts.seed or time.monotonic_ns()) + i * 7919,
+                randomize=(pl.rand_src, pl.rand_dst), copy_always=pl.copy_always,
+                rubbish=pl.rubbish, pcap_frames=pl.pcap_frames,
+                capture=opts.pcap_count if opts.pcap_out else 0)
+            self.workers.append(w)
+            self.tids.append(None)
+            self.errors.append(None)
+            if n_i == -1:
+                continue
+            t = threading.Thread(target=self._thread, args=(i, w), name=f"pktgen-{i}", daemon=True)
+            self.threads.append(t)
+        for t in self.threads:
+            t.start()
+
+    def _thread(self, i: int, w) -> None:
+        self.tids[i] = threading.get_native_id()
+        a = self.opts.a
+        if a >= 0:
+            try:
+                os.sched_setaffinity(0, {(a + i) % self.pl.cpus})
+            except OSError as e:
+                log(f"cannot pin thread {i} to CPU {(a + i) % self.pl.cpus}: {e.strerror}")
+        try:
+            w.run()
+        except BaseException as e:  # reported by the main thread
+            self.errors[i] = e
+        finally:
+            ru = resource.getrusage(resource.RUSAGE_THREAD)
+            self.cpu[i] = {"thread": i, "user_s": round(ru.ru_utime, 3),
+                           "system_s": round(ru.ru_stime, 3)}
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self.threads)
+
+    def cancel(self) -> None:
+        for w in self.workers:
+            w.cancel()
+
+    def join(self) -> None:
+        for t in self.threads:
+            t.join()
+
+    def totals(self):
+        pk = by = ev = 0
+        for w in self.workers:
+            a, b, c = w.sample()
+            pk, by, ev = pk + a, by + b, ev + c
+        return pk, by, ev
+
+    def min_space(self):
+        vals = [w.take_min_space() for w in self.workers]
+        vals = [v for v in vals if v is not None]
+        return sum(vals) if vals else None
+
+
+def run(opts) -> int:
+    pl = plan(opts)
+    from . import _engine
+    if os.geteuid() != 0 and pl.spec.backend != "loop":
+        raise UsageError("no permission: opening packet ports needs root (CAP_NET_RAW, "
+                         "CAP_NET_ADMIN); run with sudo")
+    info = check_interface(pl, opts)
+    normalize = not opts.N
+    json_out = opts.json
+    out = sys.stdout
+    say = (lambda s: None) if json_out else (lambda s: (out.write(s + "\n"), out.flush()))
+
+    log(f"interface is {opts.i}")
+    if opts.b is None:
+        log(f"using default burst size: {pl.burst}")
+    log(f"running on {pl.cpus} cpus (have {os.cpu_count()})")
+    if pl.func in SENDERS + ("ping",):
+        for r in (pl.src, pl.dst):
+            if r.family == 4:
+                import ipaddress
+                log(f"range is {ipaddress.IPv4Address(r.lo)}:{r.port_lo} to "
+                    f"{ipaddress.IPv4Address(r.hi)}:{r.port_hi}")
+            else:
+                log(f"range is {r.group}@[{r.lo:x}]:{r.port_lo} to {r.group}@[{r.hi:x}]:{r.port_hi}")
+    if info is not None:
+        for f in info.facts[1:]:
+            if opts.v or not f.ok:
+                log(f.sentence)
+    module = checks.netmap_module()
+    if pl.spec.backend in ("auto", "netmap") and opts.v:
+        for f in module.facts:
+            log(f.sentence)
+
+    ports = open_ports(pl)
+    try:
+        return _run_ports(opts, pl, ports, info, module, normalize, json_out, say, _engine)
+    finally:
+        for p in ports:
+            try:
+                p.close()
+            except BufferError:
+                pass
+
+
+def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine) -> int:
+    port0 = ports[0]
+    backend_line = f"backend {port0.backend}: {port0.backend_reason}"
+    if port0.backend == "packet":
+        backend_line += " (AF_PACKET rings: one copy per packet)"
+    if port0.backend == "netmap" and info is not None:
+        backend_line += "; " + checks.native_netmap(info, module).sentence
+    log(backend_line)
+    T = len(ports)
+    if pl.func in SENDERS:
+        q = port0.num_tx_rings + port0.num_host_tx_rings
+        say(f"Sending on {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
+    elif pl.func in RECEIVERS:
+        q = port0.num_rx_rings + port0.num_host_rx_rings
+        say(f"Receiving from {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
+    else:
+        q = port0.num_tx_rings + port0.num_host_tx_rings
+        say(f"Working on {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
+    frame = None
+    if pl.func in SENDERS + ("ping",):
+        src_mac = pl.src_mac
+        if src_mac is None:
+            src_mac = P.parse_mac(info.mac) if info is not None and info.mac else b"\0" * 6
+        frame = P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family, src=pl.src,
+                              dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac)
+        if pl.pcap_frames:
+            say(f"replaying {len(pl.pcap_frames)} packets from {opts.P}")
+        else:
+            say(f"{pl.src} -> {pl.dst} ({P.mac_str(src_mac)} -> {P.mac_str(pl.dst_mac)})")
+        special = [n for n, on in (("copy", pl.copy_always), ("rubbish", pl.rubbish),
+                                   ("prefetch", opts.o & OPT_PREFETCH)) if on]
+        if special:
+            say("--- SPECIAL OPTIONS: " + " ".join(special))
+        if opts.R:
+            per = opts.R / T
+            b = max(1, min(pl.burst, int(per // 300)))
+            log(f"Sending {b} packets every  {b / per:.9f} s")
+        else:
+            log(f"Sending {pl.burst} packets every  0.000000000 s")
+    wait_carrier(info, pl.wait)
+    log("Ready...")
+
+    run = Run(opts, pl)
+    wire0 = checks.wire_counters(info.name) if info is not None else {}
+    rep = Reporter(normalize=normalize, framing_bits=192 if opts.B else 0,
+                   window=opts.A or bool(opts.o & OPT_PPS_STATS))
+    interrupted = False
+    prev_sig = _install_sigterm()
+    try:
+        run.start(ports, frame, engine)
+        last = time.monotonic()
+        prev = (0, 0, 0)
+        wprev = dict(wire0)
+        while True:
+            deadline = last + opts.T / 1000
+            while run.alive() and time.monotonic() < deadline:
+                time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
+            now = time.monotonic()
+            usec = int((now - last) * 1e6)
+            if usec < 10000 and run.alive():
+                continue
+            cur = run.totals()
+            iv = Interval(cur[0] - prev[0], cur[1] - prev[1], cur[2] - prev[2], usec,
+                          run.min_space() if pl.func in RECEIVERS else
+                          (0 if prev == (0, 0, 0) else 99999 * T))
+            log(rep.line(iv), func="main_thread")
+            wire = checks.wire_counters(info.name) if info is not None else {}
+            wd = {k: wire[k] - wprev.get(k, 0) for k in wire}
+            if wd:
+                secs = usec / 1e6
+                log(f"wire {info.name}: tx {norm_pps(wd.get('tx_packets', 0), secs, normalize)} "
+                    f"rx {norm_pps(wd.get('rx_packets', 0), secs, normalize)} "
+                    f"drops tx {wd.get('tx_dropped', 0)} rx {wd.get('rx_dropped', 0)}",
+                    func="main_thread")
+            if pl.func == "ping":
+                cnt, tot, mn, _mx = run.workers[0].rtt_interval()
+                log(f"count {cnt} RTT: min {mn} av {tot // cnt if cnt else 0} ns",
+                    func="ping_body")
+            if json_out:
+                _json({"type": "interval", "usec": usec, "pkts": iv.pkts, "bytes": iv.bytes,
+                       "events": iv.events, "pps": iv.pps(), "bps": iv.bps(rep.framing_bits),
+                       "avg_batch": round(iv.avg_batch(), 2), "min_space": iv.min_space,
+                       "wire": wd})
+            prev, wprev, last = cur, wire, now
+            if not run.alive():
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        log("received control-C on thread main")
+        run.cancel()
+        run.join()
+    finally:
+        signal.signal(signal.SIGTERM, prev_sig)
+    run.join()
+    return _final(opts, pl, run, info, wire0, normalize, json_out, say, interrupted)
+
+
+def norm_pps(n: int, secs: float, normalize: bool) -> str:
+    from .report import norm
+    return f"{norm(n / secs if secs else 0, normalize)}pps"
+
+
+def _final(opts, pl, run, info, wire0, normalize, json_out, say, interrupted) -> int:
+    pkts, nbytes, events = run.totals()
+    starts = [w.start_ns for w in run.workers if w.started]
+    ends = [w.end_ns for w in run.workers if w.started]
+    seconds = (max(ends) - min(starts)) / 1e9 if starts and ends else 0.0
+    result = {"type": "final", "function": pl.func, "port": str(pl.spec),
+              "backend": run.backend,
+              "pkts": pkts, "bytes": nbytes, "events": events, "seconds": round(seconds, 6),
+              "pps": pkts / seconds if seconds else 0, "interrupted": interrupted}
+    if pl.func in VERB:
+        for line in summary(VERB[pl.func], pkts, nbytes, events, seconds, normalize,
+                            192 if opts.B else 0):
+            say(line)
+    if pl.func == "ping" and run.workers:
+        lines, rtt = rtt_lines(run.workers[0].rtt(), pkts)
+        for line in lines:
+            say(line)
+        result["rtt"] = rtt
+    if pl.func == "pong":
+        say(f"Replied to {pkts} packets ({nbytes} bytes) in {seconds:.2f} seconds.")
+    if pl.func == "rxseq":
+        st = [w.seq_stats() for w in run.workers]
+        agg = {k: sum(s[k] for s in st) for k in st[0]}
+        say(f"Sequence: {agg['received']} checked, {agg['lost']} lost, {agg['reordered']} "
+            f"reordered, {agg['duplicated']} duplicated, {agg['short']} too short")
+        result["sequence"] = agg
+    if info is not None:
+        wire = checks.wire_counters(info.name)
+        wd = {k: wire[k] - wire0.get(k, 0) for k in wire}
+        key = "tx_packets" if pl.func in SENDERS else "rx_packets"
+        say(f"Wire ({info.name} counters): {wd.get(key, 0)} {key.replace('_', ' ')}, "
+            f"{wd.get('tx_dropped', 0)} tx dropped, {wd.get('rx_dropped', 0)} rx dropped")
+        result["wire"] = wd
+    cpu = [run.cpu[i] for i in sorted(run.cpu)]
+    if cpu:
+        user = sum(c["user_s"] for c in cpu)
+        per = f", {user * 1e9 / pkts:.0f} ns user CPU per packet" if pkts else ""
+        say("CPU: " + "; ".join(f"thread {c['thread']} user {c['user_s']:.2f}s sys "
+                                f"{c['system_s']:.2f}s" for c in cpu) + per)
+        result["cpu"] = cpu
+    if opts.pcap_out and pl.func in RECEIVERS:
+        from .pcap import write_pcap
+        n = write_pcap(opts.pcap_out, (pkt for w in run.workers for pkt in w.captured()))
+        say(f"wrote {n} packets to {opts.pcap_out}")
+        result["pcap_out"] = {"file": opts.pcap_out, "packets": n}
+    failed = [(i, e) for i, e in enumerate(run.errors) if e is not None]
+    for i, e in failed:
+        msg = e.strerror if isinstance(e, OSError) else str(e)
+        log(f"ouch, thread {i} exited with error: {msg}")
+    if json_out:
+        result["errors"] = [str(e) for _, e in failed]
+        _json(result)
+    return 1 if failed else 0
+
+
+def _json(obj) -> None:
+    sys.stdout.write(json.dumps(obj) + "\n")
+    sys.stdout.flush()
+
+
+def _install_sigterm():
+    def handler(signum, frame):
+        raise KeyboardInterrupt
+    return signal.signal(signal.SIGTERM, handler)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        opts = parse_args(argv)
+        if opts.lab:
+            from .labrun import lab_main
+            return lab_main(opts, argv)
+        return run(opts)
+    except UsageError as e:
+        sys.stderr.write(f"{PROG}: {e}\n")
+        return 2
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        sys.stderr.write(f"{PROG}: {where}{e.strerror or e}\n")
+        return 2
+    except KeyboardInterrupt:
+        sys.stderr.write(f"{PROG}: interrupted before start\n")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,86 @@
+"""``pktgen-nm --lab``: the main job on a machine with no spare NIC.
+
+Makes two namespaces joined by a veth pair, starts ``pktgen-nm -f rx`` (or pong)
+in B, runs the user's command in A, prints both sides, and removes the lab, also
+on error or Ctrl-C.  Traffic never leaves the two namespaces.
+"""
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+import time
+
+from .lab import LabError, VethLab, cleanup_stale
+
+PEER = {"tx": "rx", "txseq": "rxseq", "ping": "pong"}
+
+
+def _strip_lab_flags(argv: list[str]) -> list[str]:
+    out, skip = [], False
+    for a in argv:
+        if skip:
+            skip = False
+            continue
+        if a == "--lab":
+            continue
+        if a in ("--lab-rx", "--lab-backend", "-i"):
+            skip = True
+            continue
+        if a.startswith(("--lab-rx=", "--lab-backend=")):
+            continue
+        out.append(a)
+    return out
+
+
+def lab_main(opts, argv: list[str]) -> int:
+    func = opts.f if opts.f != "rx" or "-f" in argv else "tx"
+    if func not in PEER:
+        sys.stderr.write(f"pktgen-nm: --lab runs -f tx, txseq or ping (with rx, rxseq or pong "
+                         f"on the other side), not -f {func}\n")
+        return 2
+    backend = opts.lab_backend.rstrip(":")
+    if backend not in ("packet", "xdp", "netmap", "auto"):
+        sys.stderr.write(f"pktgen-nm: --lab-backend {backend}: use packet, xdp, netmap or auto\n")
+        return 2
+    pre = "" if backend == "auto" else backend + ":"
+    cleanup_stale()
+    me = [sys.executable, "-m", "pktgen_nm"]
+    try:
+        with VethLab(tag="L") as lab:
+            lab.wait_carrier()
+            peer_mac = lab.mac("B", lab.dev_b)
+            sender = _strip_lab_flags(argv)
+            if "-f" not in sender:
+                sender += ["-f", func]
+            if "-D" not in sender and func != "ping":
+                sender += ["-D", peer_mac]      # unicast to B: no broadcast flood
+            if "-d" not in sender and func != "ping":
+                sender += ["-d", "10.77.0.2:9"]  # B's own address: its stack drops
+            recv = ["-i", pre + lab.dev_b, "-f", PEER[func], "-w", "0"]
+            if func != "ping":
+                recv += ["-W"]
+            recv += shlex.split(opts.lab_rx)
+            print(f"lab: namespaces {lab.ns_a} ({lab.dev_a}) <-> {lab.ns_b} ({lab.dev_b}), "
+                  f"backend {backend}", flush=True)
+            print(f"lab: B runs: pktgen-nm {' '.join(recv)}", flush=True)
+            print(f"lab: A runs: pktgen-nm -i {pre + lab.dev_a} {' '.join(sender)}", flush=True)
+            rx = lab.popen("B", me + recv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                           text=True)
+            try:
+                time.sleep(0.5)         # let the receiver bind before traffic starts
+                tx = lab.exec("A", me + ["-i", pre + lab.dev_a, "-w", "0"] + sender,
+                              capture_output=False)
+                if func == "ping":
+                    rx.terminate()
+                out, _ = rx.communicate(timeout=30)
+            except BaseException:
+                rx.kill()
+                rx.wait()
+                raise
+            print("---- receiver (namespace B) ----")
+            sys.stdout.write(out)
+            return tx.returncode or (rx.returncode if rx.returncode not in (0, -15) else 0)
+    except LabError as e:
+        sys.stderr.write(f"pktgen-nm: --lab: {e}\n")
+        return 2
