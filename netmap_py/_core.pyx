@@ -5,7 +5,6 @@ Every system call of netmap_py happens in this file or in the backend files it
 includes (_netmap.pxi, _packet.pxi, _loop.pxi).  Every return code goes through
 ``_raise`` so the caller gets ``OSError(errno, message, portname)``.
 """
-from cpython.buffer cimport PyBUF_WRITABLE
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free
 from libc.string cimport memcpy, memset, strncpy
@@ -17,12 +16,10 @@ from netmap_py.netmap cimport (
 )
 from netmap_py.constants cimport (
     NETMAP_API, NS_BUF_CHANGED, NS_MOREFRAG, NETMAP_REQ_REGISTER, NETMAP_REQ_PORT_INFO_GET,
-    NR_ACCEPT_VNET_HDR, NR_TX_RINGS_ONLY, NR_RX_RINGS_ONLY, NR_REG_ONE_NIC,
 )
 from netmap_py.linux cimport *
 
 import errno as _errno
-import os
 
 cdef extern from "_nmpy.h" nogil:
     uint32_t nmpy_load_acquire(const uint32_t *p)

@@ -86,7 +86,8 @@ def interface(name: str) -> InterfaceInfo:
         info.rx_queues = sum(1 for q in entries if q.startswith("rx-"))
     info.facts += [
         Fact("exists", True, info.ifindex, f"{name}: interface index {info.ifindex}, MAC {info.mac}"),
-        Fact("up", info.up, info.up, f"{name} is {'up' if info.up else 'down (ip link set ' + name + ' up)'}"),
+        Fact("up", info.up, info.up,
+             f"{name} is " + ("up" if info.up else f"down (ip link set {name} up)")),
         Fact("carrier", info.carrier, info.carrier,
              f"{name}: link {'detected' if info.carrier else 'not detected (no carrier)'}"),
         Fact("mtu", True, info.mtu, f"{name}: MTU {info.mtu} (frames up to {info.mtu + 14} bytes)"),

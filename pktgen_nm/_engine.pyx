@@ -6,7 +6,7 @@ A Worker owns one thread's state (a C struct): the port it drives, the packet
 template and the parts of its checksums that never change, and the counters the
 main thread samples.  ``Worker.run()`` releases the GIL for the whole loop.
 """
-from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
@@ -209,12 +209,12 @@ cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq, uint64_t ts) noe
 
 cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noexcept nogil:
     """Queue n packets from head (n <= space); publish head/cur once."""
-    cdef uint32_t head = r.head, i, L, last = head
+    cdef uint32_t head = r.head, L, last = head
     cdef netmap_slot *slot
     cdef char *buf
     cdef uint64_t nbytes = 0
     cdef int ping = t.func == F_PING
-    for i in range(n):
+    for _ in range(n):
         slot = &r.slot[head]
         buf = NETMAP_BUF(r, slot.buf_idx)
         if t.pcap_n:                    # -P: every frame of the file in turn
@@ -395,7 +395,7 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
     cdef netmap_ring *r
     cdef netmap_slot *slot
     cdef int i, rc, check = t.func == F_RXSEQ
-    cdef uint32_t head, avail, k, space_sum
+    cdef uint32_t head, avail, space_sum
     cdef uint64_t now, begin = now_ns(), last_pkt = 0, nbytes, npkts
     # wait for the first packet
     while not t.cancel:
@@ -441,7 +441,7 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
                 avail = t.burst
             head = r.head
             nbytes = npkts = 0
-            for k in range(avail):
+            for _ in range(avail):
                 slot = &r.slot[head]
                 nbytes += slot.len
                 if not (slot.flags & NS_MOREFRAG):
@@ -515,7 +515,7 @@ cdef void ping_loop(pg_ctx *t) noexcept nogil:
     cdef netmap_ring *tx = NETMAP_TXRING(p.nifp, p.first_tx_ring)
     cdef netmap_slot *slot
     cdef int i, rc
-    cdef uint32_t k, avail, head, off
+    cdef uint32_t avail, head, off
     cdef uint64_t now, budget, m, space, ts, stop_at = 0
     cdef const char *buf
     mark_all_changed(p)
@@ -559,7 +559,7 @@ cdef void ping_loop(pg_ctx *t) noexcept nogil:
                 continue
             head = r.head
             now = now_ns()
-            for k in range(avail):
+            for _ in range(avail):
                 slot = &r.slot[head]
                 buf = NETMAP_BUF(r, slot.buf_idx)
                 off = probe_off(t, buf, slot.len)
@@ -582,7 +582,7 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
     cdef netmap_slot *rs
     cdef netmap_slot *ts
     cdef int i, rc, zc = t.copy_always == 0    # one port, one region: swapping is safe
-    cdef uint32_t k, avail, head, thead, tmp, L
+    cdef uint32_t avail, head, thead, tmp, L
     cdef uint8_t *b
     cdef uint8_t sw[16]
     cdef uint64_t begin = now_ns()
@@ -604,7 +604,7 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
             r = NETMAP_RXRING(p.nifp, i)
             avail = nm_ring_space(r)
             head = r.head
-            for k in range(avail):
+            for _ in range(avail):
                 if thead == tx.tail:
                     break                   # no room to reply: leave it for later
                 if t.limit and t.pkts >= t.limit:
@@ -734,7 +734,8 @@ cdef class Worker:
             self.c.f[i].lo, self.c.f[i].hi, self.c.f[i].cur = lo, hi, lo
             self.c.f[i].random, self.c.f[i].in_ip = bool(rnd), bool(in_ip)
         varies = any(lo != hi for (_, _, lo, hi, _) in fields) or any(randomize)
-        self.c.vary = (varies or frame.min_len != frame.max_len or self.c.func == F_TXSEQ)
+        self.c.vary = (varies or frame.min_len != frame.max_len
+                       or self.c.func == F_TXSEQ or self.c.func == F_PING)
 
     def __dealloc__(self):
         free(self.c.tmpl)
@@ -796,7 +797,6 @@ cdef class Worker:
     def seq_stats(self):
         return {"received": self.c.seq_pkts, "lost": self.c.lost, "reordered": self.c.reordered,
                 "duplicated": self.c.dups, "short": self.c.short_pkts}
-
 
     def captured(self):
         """Frames kept for --pcap-out: a list of (unix time ns, bytes)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import ipaddress
 import json
 import os
 import resource
@@ -17,7 +18,8 @@ import threading
 import time
 
 import netmap_py
-from netmap_py import checks, constants as C
+from netmap_py import checks
+from netmap_py import constants as C
 from netmap_py.portspec import PortSpec
 
 from . import packet as P
@@ -438,6 +440,20 @@ def run(opts) -> int:
     out = sys.stdout
     say = (lambda s: None) if json_out else (lambda s: (out.write(s + "\n"), out.flush()))
 
+    module = checks.netmap_module()
+    ports = open_ports(pl)
+    try:
+        _banner(opts, pl, info, module)
+        return _run_ports(opts, pl, ports, info, module, normalize, json_out, say, _engine)
+    finally:
+        for p in ports:
+            try:
+                p.close()
+            except BufferError:
+                pass
+
+
+def _banner(opts, pl, info, module) -> None:
     log(f"interface is {opts.i}")
     if opts.b is None:
         log(f"using default burst size: {pl.burst}")
@@ -445,7 +461,6 @@ def run(opts) -> int:
     if pl.func in SENDERS + ("ping",):
         for r in (pl.src, pl.dst):
             if r.family == 4:
-                import ipaddress
                 log(f"range is {ipaddress.IPv4Address(r.lo)}:{r.port_lo} to "
                     f"{ipaddress.IPv4Address(r.hi)}:{r.port_hi}")
             else:
@@ -454,20 +469,9 @@ def run(opts) -> int:
         for f in info.facts[1:]:
             if opts.v or not f.ok:
                 log(f.sentence)
-    module = checks.netmap_module()
     if pl.spec.backend in ("auto", "netmap") and opts.v:
         for f in module.facts:
             log(f.sentence)
-
-    ports = open_ports(pl)
-    try:
-        return _run_ports(opts, pl, ports, info, module, normalize, json_out, say, _engine)
-    finally:
-        for p in ports:
-            try:
-                p.close()
-            except BufferError:
-                pass
 
 
 def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine) -> int:

@@ -107,7 +107,8 @@ def percentile(sorted_vals: list[int], q: float) -> int:
     """Nearest-rank percentile of an already sorted list (q in 0..100)."""
     if not sorted_vals:
         return 0
-    k = max(0, min(len(sorted_vals) - 1, math.ceil(q / 100 * len(sorted_vals)) - 1))
+    rank = math.ceil(round(q * len(sorted_vals) / 100, 9))  # round: 99.9% of 1000 is 999
+    k = max(0, min(len(sorted_vals) - 1, rank - 1))
     return sorted_vals[k]
 
 

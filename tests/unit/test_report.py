@@ -1,0 +1,48 @@
+"""pkt-gen's report formats (facts 3.13)."""
+from pktgen_nm.report import Interval, Reporter, norm, percentile, prefix, rtt_lines, summary
+
+
+def test_norm():
+    assert norm(14880000) == "14.880 M"
+    assert norm(999) == "999.000 "
+    assert norm(1500e12) == "1500.000 T"
+    assert norm(14880967, normalize=False) == "14880967 "
+
+
+def test_prefix():
+    assert prefix("main_thread", 2781, now=1046.123456) == "046.123456 main_thread [2781] "
+
+
+def test_interval_line():
+    iv = Interval(pkts=14895000, bytes=14895000 * 60, events=29092, usec=1000943, min_space=99999)
+    line = Reporter().line(iv)
+    assert line == ("14.881 Mpps (14.895 Mpkts 7.143 Gbps in 1000943 usec) "
+                    "512.00 avg_batch 99999 min_space")
+
+
+def test_interval_line_with_window():
+    r = Reporter(window=True)
+    r.line(Interval(1000, 60000, 10, 1000000, 0))
+    line = r.line(Interval(3000, 180000, 10, 1000000, 0))
+    assert line.startswith("3.000 Kpps [avg/std 2.000 K/1.000 K pps](3.000 Kpkts")
+
+
+def test_summary_example():
+    lines = summary("Sent", 123456789, 7407407340, 241126, 8.30)
+    assert lines[0] == ("Sent 123456789 packets 7407407340 bytes 241126 events 60 bytes each "
+                        "in 8.30 seconds.")
+    assert lines[1].startswith("Speed: 14.874 Mpps Bandwidth: 7.140 Gbps (raw 7.140 Gbps). "
+                               "Average batch: 512.00 pkts")
+    assert summary("Received", 0, 0, 0, 1.0) == ["Received nothing."]
+    framed = summary("Sent", 1000, 60000, 2, 1.0, framing_bits=192)
+    assert "(raw 672.000 Kbps)" in framed[1]
+
+
+def test_percentiles_and_rtt_lines():
+    vals = list(range(1, 1001))
+    assert percentile(vals, 50) == 500 and percentile(vals, 99.9) == 999
+    lines, d = rtt_lines({"count": 3, "sum": 600, "min": 100, "max": 300, "replies": 3,
+                          "hist": [0] * 6 + [1, 1, 1] + [0] * 55, "samples": [300, 100, 200]}, 4)
+    assert lines[0] == "RTT over 4 packets: min 100 av 200 ns"
+    assert d["p50_ns"] == 200 and d["lost"] == 1 and d["max_ns"] == 300
+    assert rtt_lines({"count": 0, "samples": []}, 5)[0] == ["RTT over 5 packets: no reply"]
