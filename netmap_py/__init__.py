@@ -113,6 +113,8 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
     tx = not spec.flags & constants.NR_RX_RINGS_ONLY
     rx = not spec.flags & constants.NR_TX_RINGS_ONLY
     max_frame = max(bs, info.mtu + 18)
-    blocks = max(4, rx_ring_mb * 4)  # 256 KiB blocks
+    # 64 KiB blocks: at low rates the kernel hands over a block per millisecond with
+    # few frames in it, so the number of blocks is what buffers a slow reader
+    blocks = max(8, rx_ring_mb * 16)
     return _core.open_packet(spec, info.ifindex, nrings, first, count, tx, rx, slots, bs,
-                             max_frame, 256, blocks, reason)
+                             max_frame, 64, blocks, reason)

@@ -54,33 +54,55 @@ class InterfaceInfo:
     facts: list[Fact] = field(default_factory=list)
 
 
+def _ifreq(name: str, request: int, fmt: str = "") -> bytes | None:
+    """One SIOCGIF* ioctl on an AF_INET socket: answers for the caller's network
+    namespace (sysfs answers for the namespace it was mounted in)."""
+    import fcntl
+    import socket
+    ifr = (name.encode()[:15] + bytes(16))[:16] + bytes(24)
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            return fcntl.ioctl(s.fileno(), request, ifr)[16:]
+    except OSError:
+        return None
+
+
+SIOCGIFFLAGS, SIOCGIFMTU, SIOCGIFHWADDR = 0x8913, 0x8921, 0x8927
+
+
 def interface(name: str) -> InterfaceInfo:
     """Existence, state, carrier, MTU, MAC, driver and queue counts of ``name``."""
-    base = SYS_NET / name
-    if not name or "/" in name or not base.exists():
+    import socket
+    import struct
+    try:
+        ifindex = socket.if_nametoindex(name) if name and "/" not in name else 0
+    except OSError:
+        ifindex = 0
+    if not ifindex:
         info = InterfaceInfo(name, False)
         info.facts.append(Fact("exists", False, False,
                                f"no interface named {name!r} in this network namespace "
                                "(ip link lists them)"))
         return info
-    flags = int(_read(base / "flags") or "0", 16)
+    base = SYS_NET / name
+    sysfs_ok = _read(base / "ifindex") == str(ifindex)  # sysfs of this namespace
+    flags = struct.unpack("H", (_ifreq(name, SIOCGIFFLAGS) or bytes(2))[:2])[0]
+    mtu = struct.unpack("i", (_ifreq(name, SIOCGIFMTU) or bytes(4))[:4])[0]
+    hw = _ifreq(name, SIOCGIFHWADDR)
+    mac = ":".join(f"{b:02x}" for b in hw[2:8]) if hw else ""
+    running = bool(flags & 0x40)  # IFF_RUNNING: the kernel's carrier-and-up
     info = InterfaceInfo(
-        name=name, exists=True,
-        ifindex=int(_read(base / "ifindex") or 0),
-        up=bool(flags & 0x1),
-        carrier=_read(base / "carrier") == "1",
-        mtu=int(_read(base / "mtu") or 0),
-        mac=_read(base / "address") or "",
+        name=name, exists=True, ifindex=ifindex, up=bool(flags & 0x1),
+        carrier=(_read(base / "carrier") == "1") if sysfs_ok else running,
+        mtu=mtu, mac=mac,
     )
     drv = base / "device" / "driver"
-    if drv.exists():
+    if sysfs_ok and drv.exists():
         info.driver = os.path.basename(os.path.realpath(drv))
     else:
-        uevent = _read(base / "uevent") or ""
-        kind = dict(line.split("=", 1) for line in uevent.splitlines() if "=" in line)
-        info.driver = kind.get("DEVTYPE") or _driver_from_kind(name)
+        info.driver = _driver_from_kind(name)
     queues = base / "queues"
-    if queues.exists():
+    if sysfs_ok and queues.exists():
         entries = os.listdir(queues)
         info.tx_queues = sum(1 for q in entries if q.startswith("tx-"))
         info.rx_queues = sum(1 for q in entries if q.startswith("rx-"))
@@ -94,7 +116,8 @@ def interface(name: str) -> InterfaceInfo:
         Fact("driver", info.driver is not None, info.driver,
              f"{name}: driver {info.driver or 'unknown'}"),
         Fact("queues", True, (info.tx_queues, info.rx_queues),
-             f"{name}: {info.tx_queues} TX / {info.rx_queues} RX queues"),
+             f"{name}: {info.tx_queues} TX / {info.rx_queues} RX queues"
+             + ("" if sysfs_ok else " (sysfs is of another namespace: unknown)")),
     ]
     return info
 
@@ -104,12 +127,7 @@ def _driver_from_kind(name: str) -> str | None:
     drv = _ethtool_driver(name)
     if drv:
         return drv
-    for kind in ("veth", "bridge", "bond", "vlan", "macvlan", "dummy", "tun"):
-        if (SYS_NET / name / kind).exists():
-            return kind
-    if name == "lo":
-        return "loopback"
-    return None
+    return "loopback" if name == "lo" else None
 
 
 def _ethtool_driver(name: str) -> str | None:

@@ -1,0 +1,154 @@
+"""Lab helper, run inside a namespace: send or receive frames through the ring API.
+
+    ring_io.py send PORT N SEED DST_MAC [--pace N]   deterministic frames, 60..1514 bytes
+    ring_io.py recv PORT N SEED [--ring-mb M] [--hold S] [--timeout S]
+    ring_io.py seq PORT DST_MAC SEQ,SEQ,...           txseq-style frames in that order
+    ring_io.py hold PORT                              open, send forever (for kill -9)
+
+Prints one JSON line with what it did; 'READY' on stderr once the port is open.
+"""
+from __future__ import annotations
+
+import json
+import random
+import sys
+import time
+
+import netmap_py as nm
+from netmap_py import _core
+from pktgen_nm import packet as P
+
+ETHERTYPE = b"\x88\xb5"  # IEEE local experimental: no stack on the peer takes it
+
+
+def bodies(n: int, seed: int):
+    """What follows the Ethernet header of frame i: i, then seeded bytes (60..1514 in all)."""
+    rnd = random.Random(seed)
+    for i in range(n):
+        size = rnd.randint(60, 1514)
+        yield i.to_bytes(4, "big") + rnd.randbytes(size - 18)
+
+
+def frames(n: int, seed: int, dst: bytes, src: bytes):
+    for body in bodies(n, seed):
+        yield dst + src + ETHERTYPE + body
+
+
+def send(port_name, n, seed, dst_mac):
+    dst = P.parse_mac(dst_mac)
+    with nm.open(port_name) as port:
+        src = P.parse_mac(open(f"/sys/class/net/{port.spec.name}/address").read().strip())
+        sys.stderr.write("READY\n")
+        sys.stderr.flush()
+        tx = port.tx_rings[0]
+        sent = 0
+        for f in frames(n, seed, dst, src):
+            while tx.space() == 0:
+                port.poll(nm.POLLOUT, 1000)
+            tx.slot(tx.head).write(f)
+            tx.advance()
+            sent += 1
+            if sent % 256 == 0:
+                port.txsync()
+        deadline = time.monotonic() + 5
+        while tx.tx_pending() and time.monotonic() < deadline:
+            port.txsync()
+            time.sleep(0.001)
+        print(json.dumps({"sent": sent, "copied": port.copied_packets,
+                          "tx_dropped": port.tx_dropped}))
+
+
+def recv(port_name, n, seed, ring_mb=256, hold=0.0, timeout=60.0):
+    expected = list(bodies(n, seed))  # before READY: the reader must not fall behind
+    with nm.open(port_name, rx_ring_mb=ring_mb) as port:
+        sys.stderr.write("READY\n")
+        sys.stderr.flush()
+        if hold:
+            time.sleep(hold)  # keep the ring full: the kernel must drop, and say so
+        head = None
+        got = mismatch = other = 0
+        rx = port.rx_rings[0]
+        last = time.monotonic()
+        deadline = last + timeout
+        seqs = []
+        while got < n and time.monotonic() < deadline and time.monotonic() - last < 3:
+            port.poll(nm.POLLIN, 200)
+            while not rx.empty():
+                b = rx.slot(rx.head).tobytes()
+                rx.advance()
+                if b[12:14] != ETHERTYPE:
+                    other += 1
+                    continue
+                if head is None:
+                    head = b[:14]
+                seq = int.from_bytes(b[14:18], "big")
+                seqs.append(seq)
+                if seq >= n or b[:14] != head or b[14:] != expected[seq]:
+                    mismatch += 1
+                got += 1
+                last = time.monotonic()
+        port.rxsync()
+        pkts, drops = _core.packet_stats(port) if port.backend == "packet" else (0, 0)
+        in_order = all(a < b for a, b in zip(seqs, seqs[1:]))
+        print(json.dumps({"received": got, "mismatch": mismatch, "other": other,
+                          "kernel_drops": drops, "in_order": in_order,
+                          "truncated": port.rx_truncated}))
+
+
+def seq(port_name, dst_mac, order):
+    dst = P.parse_mac(dst_mac)
+    with nm.open(port_name) as port:
+        src = P.parse_mac(open(f"/sys/class/net/{port.spec.name}/address").read().strip())
+        f = P.build_frame(64, src_mac=src, dst_mac=dst)
+        vals = dict(sport=f.src.port_lo, sip=f.src.lo, dport=f.dst.port_lo, dip=f.dst.lo)
+        tx = port.tx_rings[0]
+        for s in order:
+            while tx.space() == 0:
+                port.poll(nm.POLLOUT, 1000)
+            tx.slot(tx.head).write(P.packet_at(f, 64, vals, seq=s))
+            tx.advance()
+            port.txsync()
+        while tx.tx_pending():
+            port.txsync()
+            time.sleep(0.001)
+        print(json.dumps({"sent": len(order)}))
+
+
+def hold(port_name):
+    with nm.open(port_name) as port:
+        sys.stderr.write("READY\n")
+        sys.stderr.flush()
+        tx = port.tx_rings[0]
+        f = b"\x02" * 12 + ETHERTYPE + bytes(46)
+        while True:
+            while tx.space():
+                tx.slot(tx.head).write(f)
+                tx.advance()
+            port.poll(nm.POLLOUT, 100)
+
+
+def main(argv):
+    cmd = argv[0]
+    opts = {}
+    rest = []
+    it = iter(argv[1:])
+    for a in it:
+        if a.startswith("--"):
+            opts[a[2:].replace("-", "_")] = float(next(it))
+        else:
+            rest.append(a)
+    if cmd == "send":
+        send(rest[0], int(rest[1]), int(rest[2]), rest[3])
+    elif cmd == "recv":
+        recv(rest[0], int(rest[1]), int(rest[2]), ring_mb=int(opts.get("ring_mb", 256)),
+             hold=opts.get("hold", 0.0), timeout=opts.get("timeout", 60.0))
+    elif cmd == "seq":
+        seq(rest[0], rest[1], [int(x) for x in rest[2].split(",")])
+    elif cmd == "hold":
+        hold(rest[0])
+    else:
+        raise SystemExit(f"unknown command {cmd}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
