@@ -35,7 +35,8 @@ DEFAULT_BUF_SIZE = 2048
 
 
 def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | None = None,
-         rings: int | None = None, accept_vnet_hdr: bool = False, rx_ring_mb: int = 8) -> Port:
+         rings: int | None = None, accept_vnet_hdr: bool = False, rx_ring_mb: int = 8,
+         low_latency: bool = False) -> Port:
     """Open a port by name (``netmap:eth0``, ``xdp:eth0-1``, ``packet:eth0``, ``eth0``).
 
     A bare name picks netmap when /dev/netmap exists and the interface registers,
@@ -45,6 +46,8 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
     ``slots`` and ``rings`` are defaults for what the name's ``@conf`` does not
     say; netmap honours them only for ports an open creates (VALE, pipes), the
     emulated backends always (their rings are software: ``rings`` sockets).
+    ``low_latency`` makes the AF_PACKET backend receive frame by frame (TPACKET_V2)
+    instead of in blocks handed over at most 1 ms late (TPACKET_V3, the default).
     """
     spec = portspec if isinstance(portspec, PortSpec) else PortSpec.parse(portspec)
     conf = spec.conf()
@@ -65,7 +68,7 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         return _core.open_loop(spec, n, conf.get("tx_slots", DEFAULT_SLOTS),
                                buf_size or DEFAULT_BUF_SIZE, "asked for with loop:")
     if spec.backend == "packet":
-        return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:")
+        return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:", low_latency)
     # auto: netmap where it can register the interface, else AF_PACKET
     if checks.NETMAP_DEV.exists():
         try:
@@ -75,7 +78,7 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
     else:
         why = "netmap module not loaded (/dev/netmap missing)"
     why += "; AF_XDP backend not in this version; using AF_PACKET rings"
-    return _open_packet(spec, conf, buf_size, rx_ring_mb, why)
+    return _open_packet(spec, conf, buf_size, rx_ring_mb, why, low_latency)
 
 
 def _open_netmap(spec: PortSpec, accept_vnet_hdr: bool, reason: str) -> Port:
@@ -86,7 +89,7 @@ def _open_netmap(spec: PortSpec, accept_vnet_hdr: bool, reason: str) -> Port:
 
 
 def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: int,
-                 reason: str) -> Port:
+                 reason: str, low_latency: bool = False) -> Port:
     info = checks.interface(spec.name)
     if not info.exists:
         raise OSError(errno.ENODEV, info.facts[0].sentence, spec.text)
@@ -117,4 +120,4 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
     # few frames in it, so the number of blocks is what buffers a slow reader
     blocks = max(8, rx_ring_mb * 16)
     return _core.open_packet(spec, info.ifindex, nrings, first, count, tx, rx, slots, bs,
-                             max_frame, 64, blocks, reason)
+                             max_frame, 64, blocks, reason, low_latency)

@@ -5,6 +5,9 @@
 #                 txsync copies each slot into the next free frame, then one send().
 #   RX ring i  -> one socket with a TPACKET_V3 RX ring (blocks of frames);
 #                 rxsync copies each frame of a ready block into the next slot.
+#                 The kernel hands a partly filled block over after 1 ms, which adds
+#                 up to 1 ms of latency: ``rx_frames=True`` uses a TPACKET_V2 ring
+#                 instead (one frame at a time, no timer) for ping/pong and bridges.
 #                 Several RX rings join one PACKET_FANOUT (hash) group.
 #
 # One copy each way: the kernel's frame layout (a tpacket header before every
@@ -27,6 +30,7 @@ cdef struct pkt_ring:
     uint32_t block_cur      # RX: block being read
     uint32_t pkts_left      # RX: packets left in that block
     int in_block            # RX: block_cur is ours until released
+    int v2                  # RX: TPACKET_V2 frames instead of V3 blocks
     tpacket3_hdr *pkt       # RX: next packet in that block
     kring k
 
@@ -103,55 +107,76 @@ cdef int _pkt_txsync(nmpy_port *p) noexcept nogil:
     return 0
 
 
+cdef int _pkt_deliver(nmpy_port *p, netmap_ring *r, pkt_ring *s, uint32_t *jp,
+                      const char *data, uint32_t L, bint cut) noexcept nogil:
+    """Copy one frame into the slots from *jp on (several slots with NS_MOREFRAG
+    when it is longer than a buffer); 0 when there is no room for it yet."""
+    cdef uint32_t j = jp[0], off = 0, chunk, bufsz = r.nr_buf_size
+    cdef uint32_t need = (L + bufsz - 1) // bufsz if L else 1
+    cdef uint32_t room = (s.k.hwcur + r.num_slots - j - 1) % r.num_slots
+    cdef netmap_slot *slot
+    if need > room:
+        return 0
+    if cut:
+        p.rx_truncated += 1
+    while True:
+        chunk = L - off if L - off < bufsz else bufsz
+        slot = &r.slot[j]
+        memcpy(NETMAP_BUF(r, slot.buf_idx), data + off, chunk)
+        slot.len = chunk
+        off += chunk
+        slot.flags = NS_MOREFRAG if off < L else 0
+        j = nm_ring_next(r, j)
+        if off >= L:
+            break
+    p.copied_pkts += 1
+    jp[0] = j
+    return 1
+
+
 cdef int _pkt_rxsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept nogil:
     cdef int rc = _rx_release(r, &s.k)
     if rc:
         return rc
-    cdef uint32_t j = s.k.hwtail, L, chunk, off, need, room
-    cdef uint32_t bufsz = r.nr_buf_size
+    cdef uint32_t j = s.k.hwtail
     cdef tpacket_block_desc *blk
     cdef tpacket3_hdr *pkt
-    cdef char *data
-    cdef netmap_slot *slot
-    while True:
-        if not s.in_block:
-            blk = <tpacket_block_desc *>(s.map + <size_t>s.block_cur * s.block_size)
-            if not (nmpy_load_acquire(&blk.hdr.bh1.block_status) & TP_STATUS_USER):
-                break
-            s.in_block = 1
-            s.pkts_left = blk.hdr.bh1.num_pkts
-            s.pkt = <tpacket3_hdr *>(<char *>blk + blk.hdr.bh1.offset_to_first_pkt)
-        if s.pkts_left == 0:            # hand the block back to the kernel
-            blk = <tpacket_block_desc *>(s.map + <size_t>s.block_cur * s.block_size)
-            nmpy_store_release(&blk.hdr.bh1.block_status, TP_STATUS_KERNEL)
-            s.in_block = 0
-            s.block_cur += 1
-            if s.block_cur == s.block_nr:
-                s.block_cur = 0
-            continue
-        pkt = s.pkt
-        L = pkt.tp_snaplen
-        need = (L + bufsz - 1) // bufsz if L else 1
-        room = (s.k.hwcur + r.num_slots - j - 1) % r.num_slots
-        if need > room:
-            break                       # wait until the user releases slots
-        if pkt.tp_snaplen < pkt.tp_len:
-            p.rx_truncated += 1
-        data = <char *>pkt + pkt.tp_mac
-        off = 0
+    cdef tpacket2_hdr *h2
+    if s.v2:
         while True:
-            chunk = L - off if L - off < bufsz else bufsz
-            slot = &r.slot[j]
-            memcpy(NETMAP_BUF(r, slot.buf_idx), data + off, chunk)
-            slot.len = chunk
-            off += chunk
-            slot.flags = NS_MOREFRAG if off < L else 0
-            j = nm_ring_next(r, j)
-            if off >= L:
+            h2 = <tpacket2_hdr *>(s.map + <size_t>s.frame_cur * s.frame_size)
+            if not (nmpy_load_acquire(&h2.tp_status) & TP_STATUS_USER):
                 break
-        p.copied_pkts += 1
-        s.pkts_left -= 1
-        s.pkt = <tpacket3_hdr *>(<char *>pkt + pkt.tp_next_offset)
+            if not _pkt_deliver(p, r, s, &j, <char *>h2 + h2.tp_mac, h2.tp_snaplen,
+                                h2.tp_snaplen < h2.tp_len):
+                break
+            nmpy_store_release(&h2.tp_status, TP_STATUS_KERNEL)
+            s.frame_cur += 1
+            if s.frame_cur == s.frame_nr:
+                s.frame_cur = 0
+    else:
+        while True:
+            if not s.in_block:
+                blk = <tpacket_block_desc *>(s.map + <size_t>s.block_cur * s.block_size)
+                if not (nmpy_load_acquire(&blk.hdr.bh1.block_status) & TP_STATUS_USER):
+                    break
+                s.in_block = 1
+                s.pkts_left = blk.hdr.bh1.num_pkts
+                s.pkt = <tpacket3_hdr *>(<char *>blk + blk.hdr.bh1.offset_to_first_pkt)
+            if s.pkts_left == 0:            # hand the block back to the kernel
+                blk = <tpacket_block_desc *>(s.map + <size_t>s.block_cur * s.block_size)
+                nmpy_store_release(&blk.hdr.bh1.block_status, TP_STATUS_KERNEL)
+                s.in_block = 0
+                s.block_cur += 1
+                if s.block_cur == s.block_nr:
+                    s.block_cur = 0
+                continue
+            pkt = s.pkt
+            if not _pkt_deliver(p, r, s, &j, <char *>pkt + pkt.tp_mac, pkt.tp_snaplen,
+                                pkt.tp_snaplen < pkt.tp_len):
+                break                       # wait until the user releases slots
+            s.pkts_left -= 1
+            s.pkt = <tpacket3_hdr *>(<char *>pkt + pkt.tp_next_offset)
     s.k.hwtail = j
     r.tail = j
     gettimeofday(&r.ts, NULL)
@@ -278,11 +303,11 @@ cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_fr
 
 
 cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t block_nr,
-                      int fanout_id, bint fanout) noexcept nogil:
+                      int fanout_id, bint fanout, bint v2, uint32_t max_frame) noexcept nogil:
     cdef int rc = _pkt_socket(&s.fd)
     if rc:
         return rc
-    if _setopt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V3) < 0:
+    if _setopt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2 if v2 else TPACKET_V3) < 0:
         return -errno
     _setopt(s.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)   # our own TX is not RX
     cdef tpacket_req3 req
@@ -290,9 +315,18 @@ cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t bl
     req.tp_block_size = block_size
     req.tp_block_nr = block_nr
     req.tp_frame_size = 2048
-    req.tp_frame_nr = (block_size // 2048) * block_nr
-    req.tp_retire_blk_tov = 1           # ms: a partly filled block waits at most this
-    if setsockopt(s.fd, SOL_PACKET, PACKET_RX_RING, &req, sizeof(req)) < 0:
+    if v2:                              # frames big enough for the MTU, and headers
+        s.v2 = 1
+        req.tp_frame_size = _pow2_at_least(max_frame + 128)
+        if req.tp_frame_size > block_size:
+            req.tp_block_size = block_size = req.tp_frame_size
+            req.tp_block_nr = block_nr = (block_nr * 65536) // block_size or 1
+        s.frame_size = req.tp_frame_size
+    req.tp_frame_nr = (block_size // req.tp_frame_size) * block_nr
+    s.frame_nr = req.tp_frame_nr
+    req.tp_retire_blk_tov = 1           # V3, ms: a partly filled block waits at most this
+    if setsockopt(s.fd, SOL_PACKET, PACKET_RX_RING, &req,
+                  sizeof(tpacket_req) if v2 else sizeof(req)) < 0:
         return -errno
     s.block_size, s.block_nr = block_size, block_nr
     s.maplen = <size_t>block_size * block_nr
@@ -311,7 +345,7 @@ cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t bl
 
 def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
                 uint32_t slots, uint32_t buf_size, uint32_t max_frame, uint32_t rx_block_kb,
-                uint32_t rx_blocks, str reason):
+                uint32_t rx_blocks, str reason, bint rx_frames=False):
     """Open rings [first, first+count) of an interface with nrings rings."""
     if count < 1 or count > PKT_MAX_RINGS or first + count > nrings:
         raise ValueError(f"ring range {first}..{first + count - 1} is not within 0..{nrings - 1}")
@@ -339,7 +373,7 @@ def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bi
             for k in range(count):
                 pp.nrx += 1
                 rc = _pkt_open_rx(&pp.rx[k], ifindex, rx_block_kb * 1024, rx_blocks,
-                                  fanout_id, nrings > 1)
+                                  fanout_id, nrings > 1, rx_frames, max_frame)
                 if rc:
                     _raise(-rc, _pkt_hint(-rc, "RX ring"), spec)
     except BaseException:

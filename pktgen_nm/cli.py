@@ -330,8 +330,9 @@ def open_ports(pl: Plan) -> list:
         spec = dataclasses.replace(spec, flags=spec.flags | C.NR_RX_RINGS_ONLY)
     ports = []
     try:
+        low_latency = pl.func in ("ping", "pong")
         if pl.threads == 1:
-            ports.append(netmap_py.open(spec, accept_vnet_hdr=True))
+            ports.append(netmap_py.open(spec, accept_vnet_hdr=True, low_latency=low_latency))
         else:
             if spec.one_ring:
                 raise UsageError(f"-p {pl.threads} needs all rings, but {pl.spec.text} names one")
