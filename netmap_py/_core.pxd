@@ -51,6 +51,7 @@ cdef class Port:
     cdef int _pid                       # process that opened the port
     cdef object _region                 # keeps a shared mapping alive
     cdef object _tx, _rx                # cached Ring tuples
+    cdef object _hold                   # backend objects that live as long as the port
     cdef bint _open
     cdef int _check_open(self) except -1
     cdef void _teardown(self)

@@ -61,6 +61,8 @@ cdef class _Region:
     cdef int refs
     cdef int mem_id
     cdef object registry
+    cdef size_t buf_base            # emulated regions: where the buffer pool starts
+    cdef size_t nbufs
 
     def __dealloc__(self):
         if self.mem != NULL:
@@ -86,24 +88,29 @@ cdef size_t _align(size_t x, size_t a) noexcept nogil:
 
 
 cdef _Region _build_region(str name, int ntx, int nrx, uint32_t tx_slots,
-                           uint32_t rx_slots, uint32_t buf_size):
+                           uint32_t rx_slots, uint32_t buf_size, uint32_t data_off=0,
+                           uint32_t extra_bufs=0):
     """Lay out [netmap_if][rings][buffers] in anonymous memory exactly as netmap
     does (facts 1.4-1.6): buffer 0 and 1 reserved, each slot with its own buffer,
-    TX rings full of free slots, RX rings empty."""
+    TX rings full of free slots, RX rings empty.  The pool starts page-aligned (an
+    AF_XDP UMEM can be the pool); ``data_off`` moves every buffer that many bytes
+    into its chunk (AF_XDP puts frames 256 bytes in).  reg.buf_base/nbufs say
+    where the pool is."""
     global _next_private_id
     cdef size_t if_size = _align(sizeof(netmap_if) + 8 * (ntx + nrx), 128)
     cdef size_t tx_ring_size = _align(256 + 16 * <size_t>tx_slots, 128)
     cdef size_t rx_ring_size = _align(256 + 16 * <size_t>rx_slots, 128)
     cdef size_t rings_end = if_size + ntx * tx_ring_size + nrx * rx_ring_size
     cdef size_t buf_base = _align(rings_end, 4096)
-    cdef size_t nbufs = 2 + <size_t>ntx * tx_slots + <size_t>nrx * rx_slots
-    cdef size_t total = _align(buf_base + nbufs * buf_size, 4096)
+    cdef size_t nbufs = 2 + <size_t>ntx * tx_slots + <size_t>nrx * rx_slots + extra_bufs
+    cdef size_t total = _align(buf_base + nbufs * buf_size + data_off, 4096)
     cdef void *m = mmap(NULL, total, PROT_READ | PROT_WRITE,
                         MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0)
     if m == MAP_FAILED:
         _raise(errno, f"cannot allocate {total} bytes for the rings of {name}", name)
     cdef _Region reg = _Region.__new__(_Region)
     reg.mem, reg.size, reg.refs = <char *>m, total, 1
+    reg.buf_base, reg.nbufs = buf_base, nbufs
     reg.mem_id = _next_private_id
     _next_private_id += 1
     cdef netmap_if *nifp = <netmap_if *>m
@@ -120,7 +127,7 @@ cdef _Region _build_region(str name, int ntx, int nrx, uint32_t tx_slots,
         nifp.ring_ofs[i] = off
         r = <netmap_ring *>(<char *>m + off)
         r.num_slots, r.nr_buf_size = slots, buf_size
-        r.buf_ofs = <int64_t>buf_base - <int64_t>off
+        r.buf_ofs = <int64_t>buf_base + data_off - <int64_t>off
         r.ringid = i if i < ntx else i - ntx
         r.dir = 1 if i < ntx else 0     # what the kernel writes (facts 1.4)
         r.head = r.cur = 0
@@ -165,6 +172,7 @@ cdef int _rx_release(netmap_ring *r, kring *k) noexcept nogil:
 include "_loop.pxi"
 include "_packet.pxi"
 include "_netmap.pxi"
+include "_xdp.pxi"
 
 
 # -- buffer views -------------------------------------------------------------
@@ -235,6 +243,9 @@ cdef class Port:
         if self.c.destroy != NULL:
             self.c.destroy(&self.c)
             self.c.destroy = NULL
+        if self._hold is not None:          # e.g. the XDP program, after the sockets
+            self._hold.release()
+            self._hold = None
         if self._region is not None:
             (<_Region>self._region).release()
             self._region = None

@@ -367,6 +367,7 @@ class Run:
         pl, opts = self.pl, self.opts
         T = len(ports)
         self.backend = ports[0].backend
+        self.ports = ports
         for i, port in enumerate(ports):
             n_i = opts.n // T + (1 if i < opts.n % T else 0) if opts.n else 0
             if opts.n and n_i == 0:
@@ -610,6 +611,10 @@ def _final(opts, pl, run, info, wire0, normalize, json_out, say, interrupted) ->
         say(f"Wire ({info.name} counters): {wd.get(key, 0)} {key.replace('_', ' ')}, "
             f"{wd.get('tx_dropped', 0)} tx dropped, {wd.get('rx_dropped', 0)} rx dropped")
         result["wire"] = wd
+    kdrops = kernel_drops(run.ports)
+    if kdrops:
+        say("Kernel drops (" + run.backend + "): " + ", ".join(f"{k} {v}" for k, v in kdrops.items()))
+        result["kernel_drops"] = kdrops
     cpu = [run.cpu[i] for i in sorted(run.cpu)]
     if cpu:
         user = sum(c["user_s"] for c in cpu)
@@ -630,6 +635,23 @@ def _final(opts, pl, run, info, wire0, normalize, json_out, say, interrupted) ->
         result["errors"] = [str(e) for _, e in failed]
         _json(result)
     return 1 if failed else 0
+
+
+def kernel_drops(ports) -> dict:
+    """What the backend's kernel side dropped (receivers): AF_PACKET ring full, AF_XDP
+    no free buffer or RX ring full.  Empty for backends that count nothing."""
+    from netmap_py import _core
+    out: dict = {}
+    for p in ports:
+        if p.closed or not p.rx_rings:
+            continue
+        if p.backend == "packet":
+            out["ring_full"] = out.get("ring_full", 0) + _core.packet_stats(p)[1]
+        elif p.backend == "xdp":
+            st = _core.xdp_stats(p)
+            out["no_buffer"] = out.get("no_buffer", 0) + st["rx_dropped"]
+            out["ring_full"] = out.get("ring_full", 0) + st["rx_ring_full"]
+    return out
 
 
 def _json(obj) -> None:

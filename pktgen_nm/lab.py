@@ -64,6 +64,7 @@ class VethLab:
     tag: str = ""
     three: bool = False
     subnet: int = 77
+    queues: int = 2  # so that -p 2 has a queue per thread on every backend
     made: list[str] = field(default_factory=list)
 
     def __post_init__(self):
@@ -101,8 +102,10 @@ class VethLab:
         for left, ls, right, rs, k in pairs:
             # create inside the first namespace, then move the peer: nothing
             # ever appears in the caller's namespace
-            _ip("-n", self.ns(ls), "link", "add", left, "type", "veth", "peer", "name", right,
-                "netns", self.ns(rs))
+            q = str(self.queues)
+            _ip("-n", self.ns(ls), "link", "add", left, "numtxqueues", q, "numrxqueues", q,
+                "type", "veth", "peer", "name", right, "netns", self.ns(rs),
+                "numtxqueues", q, "numrxqueues", q)
             for dev, side, host in ((left, ls, 1), (right, rs, 2)):
                 _ip("-n", self.ns(side), "link", "set", dev, "up")
                 _ip("-n", self.ns(side), "addr", "add", f"10.{self.subnet + k}.0.{host}/24",

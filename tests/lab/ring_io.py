@@ -1,7 +1,7 @@
 """Lab helper, run inside a namespace: send or receive frames through the ring API.
 
     ring_io.py send PORT N SEED DST_MAC [--pace N]   deterministic frames, 60..1514 bytes
-    ring_io.py recv PORT N SEED [--ring-mb M] [--hold S] [--timeout S]
+    ring_io.py recv PORT N SEED [--ring-mb M] [--slots N] [--hold S] [--timeout S]
     ring_io.py seq PORT DST_MAC SEQ,SEQ,...           txseq-style frames in that order
     ring_io.py hold PORT                              open, send forever (for kill -9)
 
@@ -58,9 +58,9 @@ def send(port_name, n, seed, dst_mac):
                           "tx_dropped": port.tx_dropped}))
 
 
-def recv(port_name, n, seed, ring_mb=256, hold=0.0, timeout=60.0):
+def recv(port_name, n, seed, ring_mb=256, hold=0.0, timeout=60.0, slots=None):
     expected = list(bodies(n, seed))  # before READY: the reader must not fall behind
-    with nm.open(port_name, rx_ring_mb=ring_mb) as port:
+    with nm.open(port_name, rx_ring_mb=ring_mb, slots=slots) as port:
         sys.stderr.write("READY\n")
         sys.stderr.flush()
         if hold:
@@ -88,7 +88,12 @@ def recv(port_name, n, seed, ring_mb=256, hold=0.0, timeout=60.0):
                 got += 1
                 last = time.monotonic()
         port.rxsync()
-        pkts, drops = _core.packet_stats(port) if port.backend == "packet" else (0, 0)
+        if port.backend == "packet":
+            drops = _core.packet_stats(port)[1]
+        else:
+            st = _core.xdp_stats(port)
+            # no free buffer counts in rx_dropped (and again in the fill-ring statistic)
+            drops = st["rx_dropped"] + st["rx_ring_full"]
         in_order = all(a < b for a, b in zip(seqs, seqs[1:]))
         print(json.dumps({"received": got, "mismatch": mismatch, "other": other,
                           "kernel_drops": drops, "in_order": in_order,
@@ -141,7 +146,8 @@ def main(argv):
         send(rest[0], int(rest[1]), int(rest[2]), rest[3])
     elif cmd == "recv":
         recv(rest[0], int(rest[1]), int(rest[2]), ring_mb=int(opts.get("ring_mb", 256)),
-             hold=opts.get("hold", 0.0), timeout=opts.get("timeout", 60.0))
+             hold=opts.get("hold", 0.0), timeout=opts.get("timeout", 60.0),
+             slots=int(opts["slots"]) if "slots" in opts else None)
     elif cmd == "seq":
         seq(rest[0], rest[1], [int(x) for x in rest[2].split(",")])
     elif cmd == "hold":

@@ -14,7 +14,7 @@ from netmap_py.portspec import PortSpec
 from pktgen_nm.lab import namespaces
 from pktgen_nm.pcap import read_pcap
 
-BACKENDS = ["packet"]
+BACKENDS = ["packet", "xdp"]
 
 
 def received(out: str) -> int:
@@ -52,12 +52,12 @@ def test_one_million_counted_exactly(lab, backend):
                      r"[\d.]+ [KMG]?bps in \d+ usec\) [\d.]+ avg_batch \d+ min_space$", tx.stderr, re.M)
 
 
-def capture(lab, backend, tx_args, n, tmp_path, name="cap.pcap"):
+def capture(lab, backend, tx_args, n, tmp_path, name="cap.pcap", ring=""):
     cap = tmp_path / name
-    rx = start_rx(lab, ["-i", f"{backend}:{lab.dev_b}", "-f", "rx", "-n", str(n), "-w", "0",
+    rx = start_rx(lab, ["-i", f"{backend}:{lab.dev_b}{ring}", "-f", "rx", "-n", str(n), "-w", "0",
                         "--pcap-out", str(cap), "--duration", "30"])
-    tx = pktgen(lab, "A", ["-i", f"{backend}:{lab.dev_a}", "-f", "tx", "-n", str(n), "-w", "0",
-                           "-D", lab.mac("B", lab.dev_b)] + tx_args)
+    tx = pktgen(lab, "A", ["-i", f"{backend}:{lab.dev_a}{ring}", "-f", "tx", "-n", str(n),
+                           "-w", "0", "-D", lab.mac("B", lab.dev_b)] + tx_args)
     assert tx.returncode == 0, tx.stderr
     out, err = rx.communicate(timeout=60)
     assert received(out) == n, out + err
@@ -85,7 +85,8 @@ def test_ranges_sizes_checked_on_every_packet(lab, backend, tmp_path):
     n = 4000
     frames = capture(lab, backend, ["-s", "10.0.0.1:1000-10.0.0.4:1003",
                                     "-d", "10.1.0.1:2000-10.1.0.2:2001",
-                                    "-l", "300", "-l", "60"], n, tmp_path)
+                                    "-l", "300", "-l", "60"], n, tmp_path,
+                     ring="-0")  # one queue each way: arrival order is sending order
     assert len(frames) == n
     order = []
     for f in frames:
@@ -234,3 +235,18 @@ def test_builtin_lab_command():
     assert "Sent 100000 packets" in r.stdout
     assert "Received 100000 packets" in r.stdout
     assert set(namespaces()) == before, "the lab removed its namespaces"
+
+
+def test_xdp_forced_where_another_program_sits(lab):
+    """A forced backend that cannot work is one line and exit 2, never a fallback."""
+    holder = pktgen_bg(lab, "B", ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-w", "0",
+                                  "--duration", "20"])
+    try:
+        time.sleep(1.0)
+        assert "prog/xdp" in lab.exec("B", ["ip", "link", "show", lab.dev_b]).stdout
+        r = pktgen(lab, "B", ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-w", "0"])
+        assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
+        assert "another XDP program is attached" in r.stderr
+    finally:
+        holder.send_signal(signal.SIGINT)
+        holder.communicate(timeout=20)

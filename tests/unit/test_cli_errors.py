@@ -84,12 +84,6 @@ def test_netmap_forced_but_missing(capsys):
     assert err.count("\n") == 1
 
 
-def test_xdp_forced_but_unavailable(capsys):
-    assert cli.main(["-i", "xdp:lo", "-f", "rx", "-w", "0"]) == 2
-    err = capsys.readouterr().err
-    assert "AF_XDP" in err and err.count("\n") == 1
-
-
 def test_no_permission():
     """A user without CAP_NET_RAW gets one line saying so (run as nobody)."""
     if os.geteuid() != 0 or shutil.which("setpriv") is None:
@@ -97,7 +91,7 @@ def test_no_permission():
     env = dict(os.environ, PYTHONPATH=ROOT)
     r = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups",
                         sys.executable, "-m", "pktgen_nm", "-i", "packet:lo", "-f", "rx"],
-                       capture_output=True, text=True, env=env, cwd="/")
+                       capture_output=True, text=True, env=env, cwd="/", timeout=30)
     assert r.returncode == 2, r.stderr
     assert "no permission" in r.stderr and r.stderr.count("\n") == 1
 

@@ -1,0 +1,156 @@
+/* netmap_py's AF_XDP plumbing: the bpf() calls that load and attach our redirect
+ * program (no libbpf, no clang), and the four single-producer/single-consumer
+ * rings of an XDP socket (Documentation/networking/af_xdp.rst).  Used by _xdp.pxi. */
+#ifndef NETMAP_PY_XDP_H
+#define NETMAP_PY_XDP_H
+
+#include <errno.h>
+#include <stdint.h>
+#include <string.h>
+#include <unistd.h>
+#include <sys/syscall.h>
+#include <linux/bpf.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+
+#ifndef AF_XDP
+#define AF_XDP 44
+#endif
+#ifndef SOL_XDP
+#define SOL_XDP 283
+#endif
+
+static inline int nmpy_bpf(int cmd, union bpf_attr *attr)
+{
+    long rc = syscall(__NR_bpf, cmd, attr, sizeof(*attr));
+    return rc < 0 ? -errno : (int)rc;
+}
+
+/* An XSKMAP with one entry per queue: where the program sends each queue's frames. */
+static inline int nmpy_xskmap_create(uint32_t entries)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.map_type = BPF_MAP_TYPE_XSKMAP;
+    a.key_size = 4;
+    a.value_size = 4;
+    a.max_entries = entries;
+    strncpy(a.map_name, "nmpy_xsks", sizeof(a.map_name) - 1);
+    return nmpy_bpf(BPF_MAP_CREATE, &a);
+}
+
+static inline int nmpy_map_set(int map_fd, uint32_t key, uint32_t value)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.map_fd = map_fd;
+    a.key = (uint64_t)(uintptr_t)&key;
+    a.value = (uint64_t)(uintptr_t)&value;
+    a.flags = BPF_ANY;
+    return nmpy_bpf(BPF_MAP_UPDATE_ELEM, &a);
+}
+
+/* The program, five instructions:
+ *   r2 = ctx->rx_queue_index
+ *   r1 = map (ld_imm64, map fd)
+ *   r3 = XDP_PASS           (what bpf_redirect_map returns when the slot is empty)
+ *   call bpf_redirect_map
+ *   exit                    */
+static inline int nmpy_xdp_prog_load(int map_fd, char *log, uint32_t log_size)
+{
+    struct bpf_insn insns[6];
+    memset(insns, 0, sizeof(insns));
+    insns[0].code = BPF_LDX | BPF_MEM | BPF_W;
+    insns[0].dst_reg = BPF_REG_2;
+    insns[0].src_reg = BPF_REG_1;
+    insns[0].off = 16;                          /* offsetof(struct xdp_md, rx_queue_index) */
+    insns[1].code = BPF_LD | BPF_DW | BPF_IMM;
+    insns[1].dst_reg = BPF_REG_1;
+    insns[1].src_reg = BPF_PSEUDO_MAP_FD;
+    insns[1].imm = map_fd;                      /* insns[2] is the upper half: 0 */
+    insns[3].code = BPF_ALU64 | BPF_MOV | BPF_K;
+    insns[3].dst_reg = BPF_REG_3;
+    insns[3].imm = XDP_PASS;
+    insns[4].code = BPF_JMP | BPF_CALL;
+    insns[4].imm = BPF_FUNC_redirect_map;
+    insns[5].code = BPF_JMP | BPF_EXIT;
+
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.prog_type = BPF_PROG_TYPE_XDP;
+    a.insn_cnt = 6;
+    a.insns = (uint64_t)(uintptr_t)insns;
+    a.license = (uint64_t)(uintptr_t)"Dual MIT/GPL";
+    a.expected_attach_type = BPF_XDP;
+    strncpy(a.prog_name, "nmpy_redirect", sizeof(a.prog_name) - 1);
+    if (log && log_size) {
+        a.log_buf = (uint64_t)(uintptr_t)log;
+        a.log_size = log_size;
+        a.log_level = 1;
+    }
+    return nmpy_bpf(BPF_PROG_LOAD, &a);
+}
+
+/* Attach through a BPF link: closing the last fd (or dying) detaches the program. */
+static inline int nmpy_xdp_link(int prog_fd, int ifindex, uint32_t xdp_flags)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.link_create.prog_fd = prog_fd;
+    a.link_create.target_ifindex = ifindex;
+    a.link_create.attach_type = BPF_XDP;
+    a.link_create.flags = xdp_flags;
+    return nmpy_bpf(BPF_LINK_CREATE, &a);
+}
+
+/* -- the socket's rings ---------------------------------------------------- */
+struct nmpy_xq {
+    uint32_t *producer;
+    uint32_t *consumer;
+    uint32_t *flags;
+    void *ring;            /* uint64_t[] (fill, completion) or struct xdp_desc[] */
+    uint32_t mask;
+    uint32_t size;
+    void *map;             /* what to munmap */
+    size_t maplen;
+};
+
+/* entries a producer may still add */
+static inline uint32_t nmpy_xq_free(struct nmpy_xq *q)
+{
+    uint32_t cons = __atomic_load_n(q->consumer, __ATOMIC_ACQUIRE);
+    return q->size - (*q->producer - cons);
+}
+
+/* entries a consumer may take */
+static inline uint32_t nmpy_xq_ready(struct nmpy_xq *q)
+{
+    uint32_t prod = __atomic_load_n(q->producer, __ATOMIC_ACQUIRE);
+    return prod - *q->consumer;
+}
+
+static inline void nmpy_xq_produce(struct nmpy_xq *q, uint32_t n)
+{
+    __atomic_store_n(q->producer, *q->producer + n, __ATOMIC_RELEASE);
+}
+
+static inline void nmpy_xq_consume(struct nmpy_xq *q, uint32_t n)
+{
+    __atomic_store_n(q->consumer, *q->consumer + n, __ATOMIC_RELEASE);
+}
+
+static inline uint64_t *nmpy_xq_addr(struct nmpy_xq *q, uint32_t i)
+{
+    return &((uint64_t *)q->ring)[i & q->mask];
+}
+
+static inline struct xdp_desc *nmpy_xq_desc(struct nmpy_xq *q, uint32_t i)
+{
+    return &((struct xdp_desc *)q->ring)[i & q->mask];
+}
+
+static inline int nmpy_xq_needs_wakeup(struct nmpy_xq *q)
+{
+    return (__atomic_load_n(q->flags, __ATOMIC_ACQUIRE) & XDP_RING_NEED_WAKEUP) != 0;
+}
+#endif

@@ -1,0 +1,563 @@
+# The AF_XDP backend (``xdp:IF``, ``xdp:IF-Q``): the region's buffer pool *is* the
+# UMEM (buffer i = chunk i, frames 256 bytes into the chunk, where the kernel puts
+# them), so rings move descriptors, never bytes, in our code:
+#
+#   txsync: slots [hwcur, head) become TX descriptors (addr of the slot's buffer);
+#           each completion hands one slot back (tail moves), in submission order.
+#   rxsync: released slots' buffers (whatever buf_idx the user left there, so a
+#           swap is honoured) go to the fill ring; each RX descriptor fills the
+#           next slot, with buf_idx set to the buffer the kernel used (NS_BUF_CHANGED
+#           when that differs).
+#
+# A five-instruction XDP program redirects each bound queue to its socket.  It is
+# loaded with bpf() and attached through a BPF link, so it goes away with the last
+# process holding the link.  One socket per ring; the sockets of a port share the
+# UMEM.  Copy mode where the driver has no zero-copy support (veth), said in
+# Port.backend_reason.
+
+cdef extern from "_xdp.h" nogil:
+    struct xdp_desc:
+        uint64_t addr
+        uint32_t len
+        uint32_t options
+
+    struct xdp_ring_offset:
+        uint64_t producer
+        uint64_t consumer
+        uint64_t desc
+        uint64_t flags
+
+    struct xdp_mmap_offsets:
+        xdp_ring_offset rx
+        xdp_ring_offset tx
+        xdp_ring_offset fr
+        xdp_ring_offset cr
+
+    struct xdp_umem_reg:
+        uint64_t addr
+        uint64_t len
+        uint32_t chunk_size
+        uint32_t headroom
+        uint32_t flags
+
+    struct sockaddr_xdp:
+        uint16_t sxdp_family
+        uint16_t sxdp_flags
+        uint32_t sxdp_ifindex
+        uint32_t sxdp_queue_id
+        uint32_t sxdp_shared_umem_fd
+
+    struct xdp_statistics:
+        uint64_t rx_dropped
+        uint64_t rx_invalid_descs
+        uint64_t tx_invalid_descs
+        uint64_t rx_ring_full
+        uint64_t rx_fill_ring_empty_descs
+        uint64_t tx_ring_empty_descs
+
+    struct nmpy_xq:
+        uint32_t *producer
+        uint32_t *consumer
+        uint32_t *flags
+        void *ring
+        uint32_t mask
+        uint32_t size
+        void *map
+        size_t maplen
+
+    int AF_XDP, SOL_XDP
+    int XDP_MMAP_OFFSETS, XDP_RX_RING, XDP_TX_RING, XDP_UMEM_REG, XDP_UMEM_FILL_RING
+    int XDP_UMEM_COMPLETION_RING, XDP_STATISTICS
+    int XDP_SHARED_UMEM, XDP_COPY, XDP_ZEROCOPY, XDP_USE_NEED_WAKEUP
+    unsigned long long XDP_PGOFF_RX_RING, XDP_PGOFF_TX_RING
+    unsigned long long XDP_UMEM_PGOFF_FILL_RING, XDP_UMEM_PGOFF_COMPLETION_RING
+    unsigned int XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE
+
+    int nmpy_xskmap_create(uint32_t entries)
+    int nmpy_map_set(int map_fd, uint32_t key, uint32_t value)
+    int nmpy_xdp_prog_load(int map_fd, char *log, uint32_t log_size)
+    int nmpy_xdp_link(int prog_fd, int ifindex, uint32_t xdp_flags)
+    uint32_t nmpy_xq_free(nmpy_xq *q)
+    uint32_t nmpy_xq_ready(nmpy_xq *q)
+    void nmpy_xq_produce(nmpy_xq *q, uint32_t n)
+    void nmpy_xq_consume(nmpy_xq *q, uint32_t n)
+    uint64_t *nmpy_xq_addr(nmpy_xq *q, uint32_t i)
+    xdp_desc *nmpy_xq_desc(nmpy_xq *q, uint32_t i)
+    int nmpy_xq_needs_wakeup(nmpy_xq *q)
+
+cdef extern from "<sys/socket.h>" nogil:
+    ssize_t sendto(int fd, const void *buf, size_t n, int flags, const void *addr, socklen_t alen)
+    ssize_t recvfrom(int fd, void *buf, size_t n, int flags, void *addr, socklen_t *alen)
+
+cdef extern from "<string.h>" nogil:
+    void *memmove(void *dst, const void *src, size_t n)
+
+cdef enum:
+    XDP_CHUNK = 4096
+    XDP_DATA_OFF = 256              # XDP_PACKET_HEADROOM: where frames start in a chunk
+    XDP_MAX_RINGS = 64
+
+
+cdef struct xdp_ring:
+    int fd
+    int queue
+    nmpy_xq rx, tx, fq, cq
+    kring tk                        # TX: hwcur = next slot to submit, hwtail = tail
+    uint32_t tx_done                # first TX slot not completed yet
+    uint8_t *submitted              # per TX slot: handed to the kernel
+    kring rk                        # RX
+    uint32_t fill_pos               # next RX slot whose buffer goes to the fill ring
+
+
+cdef struct xdp_priv:
+    int n
+    int tx, rx
+    char *umem
+    xdp_ring q[XDP_MAX_RINGS]
+    pollfd pfd[XDP_MAX_RINGS]
+
+
+cdef inline uint32_t _xdp_buf_of(uint64_t addr) noexcept nogil:
+    return <uint32_t>(addr // XDP_CHUNK)
+
+
+cdef void _xdp_kick_tx(xdp_ring *q) noexcept nogil:
+    """Copy mode sends from sendto(), at most a small batch per call: call it until
+    the kernel has taken every descriptor or says it cannot now."""
+    cdef int tries = 0
+    while tries < 256 and q.tx.producer[0] != nmpy_load_acquire(q.tx.consumer):
+        if sendto(q.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0:
+            if errno != EAGAIN and errno != EINTR:
+                break                   # ENOBUFS / EBUSY: the device queue is full
+        tries += 1
+
+
+cdef int _xdp_txsync_ring(nmpy_port *p, netmap_ring *r, xdp_ring *q) noexcept nogil:
+    cdef int rc = _tx_reclaim(r, &q.tk)
+    if rc:
+        return rc
+    cdef uint32_t n = r.num_slots, c, k = 0, space, i, head = r.head, L
+    cdef uint32_t cap = XDP_CHUNK - XDP_DATA_OFF
+    cdef xdp_desc *d
+    cdef netmap_slot *slot
+    # completions: one per submitted slot, in submission order
+    c = nmpy_xq_ready(&q.cq)
+    if c:
+        nmpy_xq_consume(&q.cq, c)
+    while q.tx_done != q.tk.hwcur:
+        if q.submitted[q.tx_done]:
+            if c == 0:
+                break
+            c -= 1
+            q.submitted[q.tx_done] = 0
+        q.tx_done = nm_ring_next(r, q.tx_done)
+    # new descriptors
+    space = nmpy_xq_free(&q.tx)
+    i = q.tk.hwcur
+    while i != head and k < space:
+        slot = &r.slot[i]
+        L = slot.len
+        slot.flags &= ~NS_BUF_CHANGED
+        if L == 0 or L > cap or slot.flags & NS_MOREFRAG:
+            p.tx_dropped += 1           # not a frame AF_XDP can send
+        else:
+            d = nmpy_xq_desc(&q.tx, q.tx.producer[0] + k)
+            d.addr = <uint64_t>slot.buf_idx * XDP_CHUNK + XDP_DATA_OFF
+            d.len = L
+            d.options = 0
+            q.submitted[i] = 1
+            k += 1
+        i = nm_ring_next(r, i)
+    if k:
+        nmpy_xq_produce(&q.tx, k)
+    q.tk.hwcur = i
+    # slots before the first one still in flight belong to the user again
+    while q.tx_done != q.tk.hwcur and not q.submitted[q.tx_done]:
+        q.tx_done = nm_ring_next(r, q.tx_done)
+    q.tk.hwtail = q.tx_done - 1 if q.tx_done else n - 1
+    r.tail = q.tk.hwtail
+    if k or q.tx.producer[0] != nmpy_load_acquire(q.tx.consumer):
+        _xdp_kick_tx(q)
+    return 0
+
+
+cdef int _xdp_txsync(nmpy_port *p) noexcept nogil:
+    cdef xdp_priv *xp = <xdp_priv *>p.priv
+    cdef int k, rc
+    if not xp.tx:
+        return 0
+    for k in range(xp.n):
+        rc = _xdp_txsync_ring(p, NETMAP_TXRING(p.nifp, p.first_tx_ring + k), &xp.q[k])
+        if rc:
+            return rc
+    return 0
+
+
+cdef int _xdp_rxsync_ring(nmpy_port *p, netmap_ring *r, xdp_ring *q, char *umem) noexcept nogil:
+    cdef int rc = _rx_release(r, &q.rk)
+    if rc:
+        return rc
+    cdef uint32_t n = r.num_slots, target, space, k = 0, c, j, b, off
+    cdef xdp_desc *d
+    cdef netmap_slot *slot
+    # released slots: their buffers (as the user left them) go back to the kernel
+    target = q.rk.hwcur - 1 if q.rk.hwcur else n - 1
+    space = nmpy_xq_free(&q.fq)
+    while q.fill_pos != target and k < space:
+        nmpy_xq_addr(&q.fq, q.fq.producer[0] + k)[0] = <uint64_t>r.slot[q.fill_pos].buf_idx * XDP_CHUNK
+        q.fill_pos = nm_ring_next(r, q.fill_pos)
+        k += 1
+    if k:
+        nmpy_xq_produce(&q.fq, k)
+    # arrivals
+    c = nmpy_xq_ready(&q.rx)
+    j = q.rk.hwtail
+    for k in range(c):
+        d = nmpy_xq_desc(&q.rx, q.rx.consumer[0] + k)
+        b = _xdp_buf_of(d.addr)
+        off = <uint32_t>(d.addr % XDP_CHUNK)
+        if off != XDP_DATA_OFF:         # a program moved the start: put it where netmap reads
+            memmove(umem + <size_t>b * XDP_CHUNK + XDP_DATA_OFF, umem + d.addr, d.len)
+        slot = &r.slot[j]
+        if slot.buf_idx != b:
+            slot.buf_idx = b
+            slot.flags = NS_BUF_CHANGED
+        else:
+            slot.flags = 0
+        slot.len = d.len
+        j = nm_ring_next(r, j)
+    if c:
+        nmpy_xq_consume(&q.rx, c)
+    q.rk.hwtail = j
+    r.tail = j
+    gettimeofday(&r.ts, NULL)
+    if nmpy_xq_needs_wakeup(&q.fq):
+        recvfrom(q.fd, NULL, 0, MSG_DONTWAIT, NULL, NULL)
+    return 0
+
+
+cdef int _xdp_rxsync(nmpy_port *p) noexcept nogil:
+    cdef xdp_priv *xp = <xdp_priv *>p.priv
+    cdef int k, rc
+    if not xp.rx:
+        return 0
+    for k in range(xp.n):
+        rc = _xdp_rxsync_ring(p, NETMAP_RXRING(p.nifp, p.first_rx_ring + k), &xp.q[k], xp.umem)
+        if rc:
+            return rc
+    return 0
+
+
+cdef int _xdp_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
+    cdef xdp_priv *xp = <xdp_priv *>p.priv
+    cdef int k, rc, rev, attempt
+    for attempt in range(2):
+        rc = _xdp_txsync(p)
+        if rc == 0 and events & POLLIN:
+            rc = _xdp_rxsync(p)
+        if rc:
+            return rc
+        rev = _any_ready(p, events)
+        if rev or timeout_ms == 0 or attempt == 1:
+            return rev
+        for k in range(xp.n):
+            xp.pfd[k].fd = xp.q[k].fd
+            xp.pfd[k].events = (POLLIN if events & POLLIN and xp.rx else 0) | \
+                               (POLLOUT if events & POLLOUT and xp.tx else 0)
+            xp.pfd[k].revents = 0
+        if poll(xp.pfd, xp.n, timeout_ms) < 0:
+            return -errno
+        for k in range(xp.n):
+            if xp.pfd[k].revents & (POLLERR | POLLNVAL):
+                return -ENXIO
+    return 0
+
+
+cdef void _xdp_unmap(nmpy_xq *q) noexcept nogil:
+    if q.map != NULL:
+        munmap(q.map, q.maplen)
+        q.map = NULL
+
+
+cdef void _xdp_destroy(nmpy_port *p) noexcept nogil:
+    cdef xdp_priv *xp = <xdp_priv *>p.priv
+    cdef int k
+    if xp == NULL:
+        return
+    for k in range(xp.n):
+        _xdp_unmap(&xp.q[k].rx)
+        _xdp_unmap(&xp.q[k].tx)
+        _xdp_unmap(&xp.q[k].fq)
+        _xdp_unmap(&xp.q[k].cq)
+        free(xp.q[k].submitted)
+        if xp.q[k].fd >= 0:
+            close(xp.q[k].fd)
+    free(xp)
+    p.priv = NULL
+
+
+cdef int _xdp_map_ring(int fd, nmpy_xq *q, xdp_ring_offset *o, uint32_t entries,
+                       size_t desc_size, unsigned long long pgoff) noexcept nogil:
+    q.maplen = o.desc + entries * desc_size
+    cdef void *m = mmap(NULL, q.maplen, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+                        fd, <long>pgoff)
+    if m == MAP_FAILED:
+        return -errno
+    q.map = m
+    q.producer = <uint32_t *>(<char *>m + o.producer)
+    q.consumer = <uint32_t *>(<char *>m + o.consumer)
+    q.flags = <uint32_t *>(<char *>m + o.flags)
+    q.ring = <char *>m + o.desc
+    q.size = entries
+    q.mask = entries - 1
+    return 0
+
+
+cdef int _xdp_socket(xdp_ring *q, char *umem, size_t umem_len, uint32_t entries,
+                     bint rx, bint tx, int first_fd) noexcept nogil:
+    """Socket, UMEM (or a share of the first socket's), rings, their mappings."""
+    cdef int fd = socket(AF_XDP, SOCK_RAW | 0x80000, 0)
+    cdef xdp_umem_reg ur
+    cdef xdp_mmap_offsets off
+    cdef socklen_t ol = sizeof(off)
+    cdef int rc
+    if fd < 0:
+        return -errno
+    q.fd = fd
+    if first_fd < 0:
+        memset(&ur, 0, sizeof(ur))
+        ur.addr = <uint64_t>umem
+        ur.len = umem_len
+        ur.chunk_size = XDP_CHUNK
+        if setsockopt(fd, SOL_XDP, XDP_UMEM_REG, &ur, sizeof(ur)) < 0:
+            return -errno
+    if setsockopt(fd, SOL_XDP, XDP_UMEM_FILL_RING, &entries, 4) < 0:
+        return -errno
+    if setsockopt(fd, SOL_XDP, XDP_UMEM_COMPLETION_RING, &entries, 4) < 0:
+        return -errno
+    if rx and setsockopt(fd, SOL_XDP, XDP_RX_RING, &entries, 4) < 0:
+        return -errno
+    if tx and setsockopt(fd, SOL_XDP, XDP_TX_RING, &entries, 4) < 0:
+        return -errno
+    if getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol) < 0:
+        return -errno
+    rc = _xdp_map_ring(fd, &q.fq, &off.fr, entries, 8, XDP_UMEM_PGOFF_FILL_RING)
+    if rc == 0:
+        rc = _xdp_map_ring(fd, &q.cq, &off.cr, entries, 8, XDP_UMEM_PGOFF_COMPLETION_RING)
+    if rc == 0 and rx:
+        rc = _xdp_map_ring(fd, &q.rx, &off.rx, entries, sizeof(xdp_desc), XDP_PGOFF_RX_RING)
+    if rc == 0 and tx:
+        rc = _xdp_map_ring(fd, &q.tx, &off.tx, entries, sizeof(xdp_desc), XDP_PGOFF_TX_RING)
+    return rc
+
+
+cdef int _xdp_bind(xdp_ring *q, int ifindex, int queue, int first_fd, uint16_t mode) noexcept nogil:
+    cdef sockaddr_xdp sa
+    memset(&sa, 0, sizeof(sa))
+    sa.sxdp_family = AF_XDP
+    sa.sxdp_ifindex = ifindex
+    sa.sxdp_queue_id = queue
+    sa.sxdp_flags = mode | XDP_USE_NEED_WAKEUP
+    if first_fd >= 0:                   # a sharer takes the first socket's flags; none of its own
+        sa.sxdp_flags = XDP_SHARED_UMEM
+        sa.sxdp_shared_umem_fd = first_fd
+    if bind(q.fd, <sockaddr *>&sa, sizeof(sa)) < 0:
+        return -errno
+    return 0
+
+
+cdef class _XdpProgram:
+    """Our redirect program on one interface: the XSKMAP, the program and the BPF
+    link that attaches it.  Shared by every port of this process on that interface;
+    closing the last reference (or the process dying) detaches it."""
+    cdef public int map_fd, prog_fd, link_fd, refs, ifindex
+    cdef public str mode
+
+    def __cinit__(self):
+        self.map_fd = self.prog_fd = self.link_fd = -1
+
+    cdef void drop(self):
+        self.refs -= 1
+        if self.refs <= 0:
+            _xdp_programs.pop(self.ifindex, None)
+            for fd in (self.link_fd, self.prog_fd, self.map_fd):
+                if fd >= 0:
+                    close(fd)
+            self.map_fd = self.prog_fd = self.link_fd = -1
+
+    def __dealloc__(self):
+        for fd in (self.link_fd, self.prog_fd, self.map_fd):
+            if fd >= 0:
+                close(fd)
+
+
+cdef dict _xdp_programs = {}
+
+
+cdef _XdpProgram _xdp_attach(object spec, int ifindex, int queues):
+    cdef _XdpProgram prog = _xdp_programs.get(ifindex)
+    if prog is not None:
+        prog.refs += 1
+        return prog
+    prog = _XdpProgram.__new__(_XdpProgram)
+    prog.ifindex = ifindex
+    cdef int rc = nmpy_xskmap_create(queues if queues > 64 else 64)
+    if rc < 0:
+        _raise(-rc, _xdp_hint(-rc, "create the XSKMAP"), spec)
+    prog.map_fd = rc
+    cdef char log[4096]
+    log[0] = 0
+    rc = nmpy_xdp_prog_load(prog.map_fd, log, sizeof(log))
+    if rc < 0:
+        lines = log.decode(errors="replace").strip().splitlines() if log[0] else []
+        _raise(-rc, _xdp_hint(-rc, "load the XDP program")
+               + (": " + lines[len(lines) - 1] if lines else ""), spec)
+    prog.prog_fd = rc
+    rc = nmpy_xdp_link(prog.prog_fd, ifindex, XDP_FLAGS_DRV_MODE)
+    prog.mode = "native"
+    if rc < 0 and rc != -EBUSY:
+        rc = nmpy_xdp_link(prog.prog_fd, ifindex, XDP_FLAGS_SKB_MODE)
+        prog.mode = "generic"
+    if rc < 0:
+        if rc == -EBUSY:
+            _raise(EBUSY, f"another XDP program is attached to {spec.name} (ip link show "
+                   f"{spec.name}); detach it (ip link set {spec.name} xdp off) or use "
+                   f"packet:{spec.name}", spec)
+        _raise(-rc, _xdp_hint(-rc, "attach the XDP program"), spec)
+    prog.link_fd = rc
+    prog.refs = 1
+    _xdp_programs[ifindex] = prog
+    return prog
+
+
+cdef str _xdp_hint(int err, str what):
+    if err in (EPERM, EACCES):
+        return f"cannot {what}: AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)"
+    if err == ENOMEM:
+        return f"cannot {what}: not enough locked memory (raise ulimit -l)"
+    if err in (EOPNOTSUPP, EINVAL):
+        name = "EINVAL" if err == EINVAL else "EOPNOTSUPP"
+        return f"cannot {what}: this kernel or driver does not support it ({name})"
+    return f"cannot {what}"
+
+
+cdef class _XdpHold:
+    """Keeps the program attached while the port is open."""
+    cdef _XdpProgram prog
+
+    def release(self):
+        if self.prog is not None:
+            self.prog.drop()
+            self.prog = None
+
+    def __dealloc__(self):
+        if self.prog is not None:
+            self.prog.drop()
+
+
+def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
+             uint32_t slots, str reason, bint force_copy=False):
+    """Open queues [first, first+count) of an interface through AF_XDP sockets."""
+    if count < 1 or count > XDP_MAX_RINGS or first + count > nrings:
+        raise ValueError(f"queue range {first}..{first + count - 1} is not within 0..{nrings - 1}")
+    if slots & (slots - 1) or slots < 64 or slots > 16384:
+        raise OSError(EINVAL, f"AF_XDP rings need a power-of-two size in 64..16384, not {slots} "
+                      "(use @conf:slots=N)", str(spec))
+    cdef Port port = _new_port(spec, "xdp", reason)
+    cdef _Region reg = _build_region(spec.name, nrings, nrings, slots, slots, XDP_CHUNK,
+                                     XDP_DATA_OFF)
+    cdef xdp_priv *xp = <xdp_priv *>calloc(1, sizeof(xdp_priv))
+    if xp == NULL:
+        reg.release()
+        raise MemoryError()
+    port.c.priv = xp
+    port.c.destroy = _xdp_destroy
+    port.c.nifp = <netmap_if *>reg.mem
+    xp.tx, xp.rx = tx, rx
+    xp.umem = reg.mem + reg.buf_base
+    cdef int k, rc, first_fd = -1
+    cdef uint16_t mode
+    cdef _XdpHold hold = _XdpHold.__new__(_XdpHold)
+    zc = True
+    try:
+        if rx:
+            hold.prog = _xdp_attach(spec, ifindex, nrings)
+        for k in range(count):
+            xp.q[k].fd = -1
+            xp.n += 1
+            xp.q[k].queue = first + k
+            xp.q[k].submitted = <uint8_t *>calloc(slots, 1)
+            if xp.q[k].submitted == NULL:
+                raise MemoryError()
+            rc = _xdp_socket(&xp.q[k], xp.umem, reg.nbufs * XDP_CHUNK, slots, rx, tx, first_fd)
+            if rc:
+                _raise(-rc, _xdp_hint(-rc, "set up the AF_XDP socket"), spec)
+            rc = -1
+            if first_fd >= 0:
+                rc = _xdp_bind(&xp.q[k], ifindex, first + k, first_fd, 0)
+            else:
+                if not force_copy:
+                    rc = _xdp_bind(&xp.q[k], ifindex, first + k, first_fd, XDP_ZEROCOPY)
+                if rc:
+                    zc = False
+                    rc = _xdp_bind(&xp.q[k], ifindex, first + k, first_fd, XDP_COPY)
+            if rc:
+                _raise(-rc, _xdp_hint(-rc, f"bind the AF_XDP socket to queue {first + k}"), spec)
+            if first_fd < 0:
+                first_fd = xp.q[k].fd
+            if rx:
+                rc = nmpy_map_set(hold.prog.map_fd, first + k, xp.q[k].fd)
+                if rc < 0:
+                    _raise(-rc, _xdp_hint(-rc, "register the socket in the XSKMAP"), spec)
+            xp.q[k].tk.hwcur, xp.q[k].tk.hwtail = 0, slots - 1
+    except BaseException:
+        _xdp_destroy(&port.c)
+        hold.release()
+        reg.release()
+        raise
+    cdef netmap_if *nifp = port.c.nifp
+    for k in range(nrings):
+        if not tx or k < first or k >= first + count:
+            nifp.ring_ofs[k] = 0
+        if not rx or k < first or k >= first + count:
+            nifp.ring_ofs[nrings + k] = 0
+    port.c.first_tx_ring = first if tx else nrings
+    port.c.last_tx_ring = first + count - 1 if tx else nrings - 1
+    port.c.first_rx_ring = first if rx else nrings
+    port.c.last_rx_ring = first + count - 1 if rx else nrings - 1
+    port.c.fd = xp.q[0].fd
+    port.c.txsync, port.c.rxsync, port.c.poll = _xdp_txsync, _xdp_rxsync, _xdp_poll
+    port.zero_copy = zc
+    port._hold = hold
+    prog_mode = hold.prog.mode if hold.prog is not None else None
+    port.backend_reason = reason + (
+        f"; AF_XDP {'zero-copy' if zc else 'copy'} mode" +
+        (f", {prog_mode} XDP program" if prog_mode else ", TX only (no XDP program)"))
+    _opened(port, reg)
+    if rx:
+        _xdp_rxsync(&port.c)            # hand the RX buffers to the kernel now
+    return port
+
+
+def xdp_stats(Port port):
+    """The sockets' XDP_STATISTICS, summed: drops the kernel counted."""
+    port._check_open()
+    if port.backend != "xdp":
+        raise ValueError("xdp_stats() needs an xdp: port")
+    cdef xdp_priv *xp = <xdp_priv *>port.c.priv
+    cdef xdp_statistics st
+    cdef socklen_t sl
+    cdef int k
+    out = {"rx_dropped": 0, "rx_invalid_descs": 0, "tx_invalid_descs": 0, "rx_ring_full": 0,
+           "rx_fill_ring_empty_descs": 0, "tx_ring_empty_descs": 0}
+    for k in range(xp.n):
+        sl = sizeof(st)
+        memset(&st, 0, sizeof(st))
+        if getsockopt(xp.q[k].fd, SOL_XDP, XDP_STATISTICS, &st, &sl) == 0:
+            out["rx_dropped"] += st.rx_dropped
+            out["rx_invalid_descs"] += st.rx_invalid_descs
+            out["tx_invalid_descs"] += st.tx_invalid_descs
+            out["rx_ring_full"] += st.rx_ring_full
+            out["rx_fill_ring_empty_descs"] += st.rx_fill_ring_empty_descs
+            out["tx_ring_empty_descs"] += st.tx_ring_empty_descs
+    return out
