@@ -1,0 +1,19 @@
+from . import checks as checks
+from . import constants as constants
+from ._core import Port as Port
+from ._core import Ring as Ring
+from ._core import Slot as Slot
+from ._core import same_region as same_region
+from .constants import *  # noqa: F403
+from .portspec import PortSpec as PortSpec
+
+__version__: str
+POLLIN: int
+POLLOUT: int
+DEFAULT_SLOTS: int
+DEFAULT_XDP_SLOTS: int
+DEFAULT_BUF_SIZE: int
+
+def open(portspec: str | PortSpec, *, slots: int | None = ..., buf_size: int | None = ...,
+         rings: int | None = ..., accept_vnet_hdr: bool = ..., rx_ring_mb: int = ...,
+         low_latency: bool = ...) -> Port: ...

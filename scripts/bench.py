@@ -1,0 +1,200 @@
+#!/usr/bin/env python3
+"""Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
+
+    scripts/bench.py [--secs 4] [--rounds 3] [--only tx,rx,ping,loop]
+
+TX: pktgen-nm (one thread, pinned to CPU 0, 60-byte frames) on each backend, next
+to trafgen (netsniff-ng; PACKET_MMAP TX ring, qdisc bypass) in the same run,
+interleaved A B A B; packets counted by the sender's interface counter; frames go
+to a foreign destination MAC, so the peer drops them early (shared/BENCH.md).
+RX: the same offered load (pktgen-nm xdp sender) into pktgen-nm rx on each
+backend and into netsniff-ng; what each receiver counted.
+ping/pong: round trips per second and percentiles.  loop: the engine's own cost
+(no kernel at all), user CPU nanoseconds per packet.
+Medians are printed with the ratio to the peer; every figure is from this run.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+from pktgen_nm.lab import VethLab  # noqa: E402
+
+ENV = dict(os.environ, PYTHONPATH=ROOT)
+PKTGEN = [sys.executable, "-m", "pktgen_nm"]
+FOREIGN = "02:00:00:00:00:99"
+
+
+def tx_counter(lab, side, dev):
+    return lab.counters(side, dev)["tx_packets"]
+
+
+def run_trafgen(lab, secs):
+    src = lab.mac("A", lab.dev_a)
+    with tempfile.NamedTemporaryFile("w", suffix=".cfg", delete=False) as f:
+        f.write(f"{{ eth(da={FOREIGN}, sa={src}), ipv4(daddr=10.77.0.2, saddr=10.77.0.1, "
+                "ttl=64), udp(sport=1234, dport=4321), fill(0x41, 18) }\n")
+        cfg = f.name
+    try:
+        c0 = tx_counter(lab, "A", lab.dev_a)
+        lab.exec("A", ["timeout", "-s", "INT", str(secs), "taskset", "-c", "0", "trafgen",
+                       "--dev", lab.dev_a, "--conf", cfg, "--cpus", "1"])
+        return (tx_counter(lab, "A", lab.dev_a) - c0) / secs, None
+    finally:
+        os.unlink(cfg)
+
+
+def run_pktgen_tx(lab, backend, secs):
+    c0 = tx_counter(lab, "A", lab.dev_a)
+    r = subprocess.run(lab.cmd("A", ["taskset", "-c", "0"] + PKTGEN + [
+        "-i", f"{backend}:{lab.dev_a}-0", "-f", "tx", "-l", "60", "-D", FOREIGN, "-w", "0",
+        "--duration", str(secs), "--json"]), capture_output=True, text=True, env=ENV)
+    pps = (tx_counter(lab, "A", lab.dev_a) - c0) / secs
+    final = json.loads(r.stdout.strip().splitlines()[-1])
+    user = sum(c["user_s"] for c in final.get("cpu", []))
+    return pps, (user * 1e9 / final["pkts"] if final["pkts"] else None)
+
+
+def run_loop(secs):
+    r = subprocess.run(["taskset", "-c", "0"] + PKTGEN + [
+        "-i", "loop:bench", "-f", "tx", "-l", "60", "--duration", str(secs), "--json"],
+        capture_output=True, text=True, env=ENV)
+    final = json.loads(r.stdout.strip().splitlines()[-1])
+    user = sum(c["user_s"] for c in final.get("cpu", []))
+    return final["pps"], user * 1e9 / final["pkts"]
+
+
+def run_rx(lab, receiver, secs):
+    """Offer the fastest load we have (pktgen-nm xdp tx, to a foreign MAC: B's stack
+    drops the frames early, packet and XDP sockets still see them) and count at B."""
+    if receiver == "netsniff-ng":
+        rx = subprocess.Popen(lab.cmd("B", ["taskset", "-c", "1", "netsniff-ng", "--in", lab.dev_b,
+                                            "--out", "/dev/null", "--silent", "--ring-size",
+                                            "64MiB"]), stdout=subprocess.PIPE,
+                              stderr=subprocess.STDOUT, text=True)
+    else:
+        rx = subprocess.Popen(lab.cmd("B", ["taskset", "-c", "1"] + PKTGEN + [
+            "-i", f"{receiver}:{lab.dev_b}", "-f", "rx", "-w", "0", "--json",
+            "--duration", str(secs + 4)]), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, env=ENV)
+    time.sleep(1.5)
+    c0 = tx_counter(lab, "A", lab.dev_a)
+    subprocess.run(lab.cmd("A", ["taskset", "-c", "0"] + PKTGEN + [
+        "-i", f"xdp:{lab.dev_a}-0", "-f", "tx", "-D", FOREIGN, "-w", "0",
+        "--duration", str(secs)]), capture_output=True, env=ENV)
+    offered = tx_counter(lab, "A", lab.dev_a) - c0
+    time.sleep(0.5)
+    rx.send_signal(2)
+    out, _ = rx.communicate(timeout=30)
+    if receiver == "netsniff-ng":
+        m = re.search(r"(\d+)\s+packets incoming", out)
+        got = int(m.group(1)) if m else 0
+    else:
+        got = json.loads(out.strip().splitlines()[-1])["pkts"]
+    return got / secs, offered / secs
+
+
+def run_ping(lab, backend, secs, rate=0):
+    pong = subprocess.Popen(lab.cmd("B", ["taskset", "-c", "1"] + PKTGEN + [
+        "-i", f"{backend}:{lab.dev_b}", "-f", "pong", "-w", "0", "--duration", str(secs + 5)]),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    time.sleep(1.0)
+    r = subprocess.run(lab.cmd("A", ["taskset", "-c", "0"] + PKTGEN + [
+        "-i", f"{backend}:{lab.dev_a}", "-f", "ping", "-b", "32", "-w", "0", "--duration",
+        str(secs), "--json"] + (["-R", str(rate)] if rate else [])), capture_output=True,
+        text=True, env=ENV)
+    pong.send_signal(2)
+    pong.communicate(timeout=30)
+    final = json.loads(r.stdout.strip().splitlines()[-1])
+    rtt = final["rtt"]
+    return rtt["count"] / secs, rtt.get("p50_ns", 0), rtt.get("p99_ns", 0)
+
+
+def med(xs):
+    xs = [x for x in xs if x is not None]
+    return statistics.median(xs) if xs else float("nan")
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--secs", type=int, default=4)
+    ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--only", default="loop,tx,rx,ping")
+    a = ap.parse_args()
+    if os.geteuid() != 0:
+        print("bench: needs root (network namespaces)", file=sys.stderr)
+        return 2
+    want = set(a.only.split(","))
+    have_trafgen = shutil.which("trafgen") is not None
+    have_sniff = shutil.which("netsniff-ng") is not None
+    print(f"# pktgen-nm benchmarks: {os.cpu_count()} CPUs, kernel {os.uname().release}, "
+          f"{a.rounds} rounds x {a.secs} s, medians")
+    print(f"# command: scripts/bench.py --secs {a.secs} --rounds {a.rounds} --only {a.only}\n")
+    if "loop" in want:
+        res = [run_loop(a.secs) for _ in range(a.rounds)]
+        print("| engine alone (loop: backend, no kernel) | Mpps | user ns/packet |")
+        print("|---|---|---|")
+        print(f"| pktgen-nm -f tx -l 60 | {med([r[0] for r in res]) / 1e6:.1f} | "
+              f"{med([r[1] for r in res]):.1f} |\n")
+    with VethLab(tag="bn") as lab:
+        lab.wait_carrier()
+        if "tx" in want:
+            rows = {"trafgen": [], "packet": [], "xdp": []}
+            for _ in range(a.rounds):
+                if have_trafgen:
+                    rows["trafgen"].append(run_trafgen(lab, a.secs))
+                for b in ("packet", "xdp"):
+                    rows[b].append(run_pktgen_tx(lab, b, a.secs))
+            base = med([r[0] for r in rows["trafgen"]]) if have_trafgen else None
+            print("| TX, 60-byte frames, one CPU | kpps (wire) | vs trafgen | user ns/packet |")
+            print("|---|---|---|---|")
+            if have_trafgen:
+                print(f"| trafgen (netsniff-ng) | {base / 1e3:.0f} | 1.00 | - |")
+            for b in ("packet", "xdp"):
+                pps = med([r[0] for r in rows[b]])
+                ratio = f"{pps / base:.2f}" if base else "n/a (trafgen missing)"
+                print(f"| pktgen-nm -i {b}: | {pps / 1e3:.0f} | {ratio} | "
+                      f"{med([r[1] for r in rows[b]]):.1f} |")
+            print()
+        if "rx" in want:
+            recv = ["packet", "xdp"] + (["netsniff-ng"] if have_sniff else [])
+            rows = {r: [] for r in recv}
+            for _ in range(a.rounds):
+                for r in recv:
+                    rows[r].append(run_rx(lab, r, a.secs))
+            base = med([x[0] for x in rows["netsniff-ng"]]) if have_sniff else None
+            # on veth the receive path runs in the sender's softirq, so what a receiver
+            # costs the kernel lowers the load offered to it: show both, and the share
+            print("| RX, sender pktgen-nm xdp tx at full speed | offered kpps | counted kpps | "
+                  "counted/offered | counted vs netsniff-ng |")
+            print("|---|---|---|---|---|")
+            for r in recv:
+                got, off = med([x[0] for x in rows[r]]), med([x[1] for x in rows[r]])
+                name = "netsniff-ng" if r == "netsniff-ng" else f"pktgen-nm -f rx -i {r}:"
+                ratio = f"{got / base:.2f}" if base else "n/a"
+                print(f"| {name} | {off / 1e3:.0f} | {got / 1e3:.0f} | {got / off:.3f} | {ratio} |")
+            print()
+        if "ping" in want:
+            print("| ping/pong | round trips/s | p50 us | p99 us |")
+            print("|---|---|---|---|")
+            for b in ("packet", "xdp"):
+                for rate, what in ((0, "flood, 32 per round"), (20000, "-R 20000")):
+                    res = [run_ping(lab, b, a.secs, rate) for _ in range(a.rounds)]
+                    print(f"| pktgen-nm -i {b}: {what} | {med([r[0] for r in res]) / 1e3:.0f} k | "
+                          f"{med([r[1] for r in res]) / 1e3:.0f} | "
+                          f"{med([r[2] for r in res]) / 1e3:.0f} |")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
