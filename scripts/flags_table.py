@@ -31,7 +31,8 @@ def render(readme: str) -> str:
 
 def main(argv) -> int:
     path = os.path.join(ROOT, "README.md")
-    text = open(path).read()
+    with open(path) as f:
+        text = f.read()
     if BEGIN not in text or END not in text:
         print("README.md has no FLAGS markers", file=sys.stderr)
         return 1
@@ -41,7 +42,8 @@ def main(argv) -> int:
             print("README.md flags table is stale: run scripts/flags_table.py")
             return 1
         return 0
-    open(path, "w").write(new)
+    with open(path, "w") as f:
+        f.write(new)
     return 0
 
 

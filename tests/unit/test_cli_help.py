@@ -10,7 +10,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 
 
 def readme_flags():
-    text = open(os.path.join(ROOT, "README.md")).read()
+    with open(os.path.join(ROOT, "README.md")) as f:
+        text = f.read()
     block = text.split("<!-- FLAGS:BEGIN")[1].split("<!-- FLAGS:END -->")[0]
     return set(re.findall(r"`(-{1,2}[\w-]+)`", block))
 
