@@ -10,6 +10,7 @@ differ.  See README.md for the layers and the backends.
 """
 from __future__ import annotations
 
+import dataclasses
 import errno
 import os
 
@@ -26,7 +27,7 @@ except ImportError as e:  # pragma: no cover - only without a build
         "'python setup.py build_ext --inplace' in a checkout)") from e
 
 __version__ = "0.1.0"
-__all__ = ["open", "PortSpec", "Port", "Ring", "Slot", "same_region", "checks", "constants",
+__all__ = ["open", "open_group", "PortSpec", "Port", "Ring", "Slot", "same_region", "checks", "constants",
            "POLLIN", "POLLOUT"]
 
 POLLIN, POLLOUT = 0x1, 0x4
@@ -148,3 +149,77 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
     blocks = max(8, rx_ring_mb * 16)
     return _core.open_packet(spec, info.ifindex, nrings, first, count, tx, rx, slots, bs,
                              max_frame, 64, blocks, reason, low_latency)
+
+
+def open_group(portspecs: list[str | PortSpec], *, slots: int | None = None,
+               low_latency: bool = False) -> list[Port]:
+    """Open several ports in one memory region, so buffers can be swapped between
+    them (a zero-copy bridge needs this).  All ports take one backend: netmap (the
+    later ports join the first one's region, as ``@share`` does), AF_XDP (one UMEM,
+    XDP_SHARED_UMEM), AF_PACKET or loop (one region of ours).  Bare names resolve as
+    in open(); the first port's backend decides for the others."""
+    specs = [p if isinstance(p, PortSpec) else PortSpec.parse(p) for p in portspecs]
+    if len(specs) < 2:
+        raise ValueError("open_group() takes at least two ports")
+    first = open(specs[0], slots=slots, low_latency=low_latency)
+    backend = first.backend
+    if backend == "netmap":
+        ports = [first]
+        try:
+            for s in specs[1:]:
+                s = dataclasses.replace(s, backend="netmap", mem_id=first.mem_id)
+                ports.append(open(s, slots=slots))
+        except BaseException:
+            for p in ports:
+                p.close()
+            raise
+        return ports
+    first.close()  # emulated: the region must be laid out for all ports at once
+    return _open_emulated_group(specs, backend, slots, low_latency)
+
+
+def _open_emulated_group(specs, backend, slots, low_latency):
+    plans = []
+    for s in specs:
+        s = dataclasses.replace(s, backend=backend)
+        conf = s.conf()
+        if slots is not None:
+            conf.setdefault("tx_slots", slots)
+        if backend == "loop":
+            plans.append((s, None, conf.get("tx_rings", 1), 0, conf.get("tx_rings", 1),
+                          conf.get("tx_slots", DEFAULT_SLOTS)))
+            continue
+        info = checks.interface(s.name)
+        if not info.exists:
+            raise OSError(errno.ENODEV, info.facts[0].sentence, s.text)
+        queues = max(info.tx_queues, info.rx_queues, 1)
+        nrings = max(conf.get("tx_rings", 0), queues) if backend == "packet" else \
+            conf.get("tx_rings", queues)
+        first, count = _ring_range(s, nrings)
+        default = DEFAULT_XDP_SLOTS if backend == "xdp" else DEFAULT_SLOTS
+        plans.append((s, info, nrings, first, count, conf.get("tx_slots", default)))
+    bufsz, off = (4096, 256) if backend == "xdp" else (DEFAULT_BUF_SIZE, 0)
+    region = _core.build_group([(s.name, n, n, sl, sl) for s, _i, n, _f, _c, sl in plans],
+                               bufsz, off)
+    ports: list[Port] = []
+    why = f"{backend} group: one region for {len(plans)} ports"
+    try:
+        for k, (s, info, n, first, count, sl) in enumerate(plans):
+            tx = not s.flags & constants.NR_RX_RINGS_ONLY
+            rx = not s.flags & constants.NR_TX_RINGS_ONLY
+            if backend == "loop":
+                ports.append(_core.open_loop(s, n, sl, bufsz, why, shared=region, index=k))
+            elif backend == "xdp":
+                ports.append(_core.open_xdp(s, info.ifindex, n, first, count, tx, rx, sl, why,
+                                            shared=region, index=k))
+            else:
+                ports.append(_core.open_packet(s, info.ifindex, n, first, count, tx, rx, sl,
+                                               bufsz, info.mtu + 18, 64, 128, why, low_latency,
+                                               shared=region, index=k))
+    except BaseException:
+        for p in ports:
+            p.close()
+        raise
+    finally:
+        region.release()
+    return ports

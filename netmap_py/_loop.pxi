@@ -99,9 +99,11 @@ cdef void _loop_destroy(nmpy_port *p) noexcept nogil:
         p.priv = NULL
 
 
-cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size, str reason):
+cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size, str reason,
+                     object shared, int index):
     cdef Port port = _new_port(spec, "loop", reason)
-    cdef _Region reg = _build_region(spec.name, nrings, nrings, slots, slots, buf_size)
+    cdef netmap_if *nifp
+    cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, buf_size, 0, &nifp)
     cdef loop_priv *lp = <loop_priv *>calloc(1, sizeof(loop_priv))
     if lp == NULL:
         raise MemoryError()
@@ -118,7 +120,7 @@ cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size,
     for i in range(nrings):
         lp.tx[i].hwcur, lp.tx[i].hwtail = 0, slots - 1
         lp.rx[i].hwcur, lp.rx[i].hwtail = 0, 0
-    port.c.nifp = <netmap_if *>reg.mem
+    port.c.nifp = nifp
     port.c.first_tx_ring, port.c.last_tx_ring = 0, nrings - 1
     port.c.first_rx_ring, port.c.last_rx_ring = 0, nrings - 1
     port.c.txsync, port.c.rxsync, port.c.poll = _loop_txsync, _loop_rxsync, _loop_poll
@@ -127,9 +129,10 @@ cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size,
     return port
 
 
-def open_loop(spec, int rings=1, uint32_t slots=1024, uint32_t buf_size=2048, str reason=""):
+def open_loop(spec, int rings=1, uint32_t slots=1024, uint32_t buf_size=2048, str reason="",
+              shared=None, int index=0):
     if rings < 1 or rings > 64:
         raise ValueError(f"loop ports have 1..64 rings, not {rings}")
     if slots < 2 or slots > 65536:
         raise ValueError(f"ring size must be 2..65536 slots, not {slots}")
-    return _open_loop(spec, rings, slots, buf_size, reason)
+    return _open_loop(spec, rings, slots, buf_size, reason, shared, index)

@@ -345,18 +345,20 @@ cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t bl
 
 def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
                 uint32_t slots, uint32_t buf_size, uint32_t max_frame, uint32_t rx_block_kb,
-                uint32_t rx_blocks, str reason, bint rx_frames=False):
+                uint32_t rx_blocks, str reason, bint rx_frames=False, shared=None, int index=0):
     """Open rings [first, first+count) of an interface with nrings rings."""
     if count < 1 or count > PKT_MAX_RINGS or first + count > nrings:
         raise ValueError(f"ring range {first}..{first + count - 1} is not within 0..{nrings - 1}")
     cdef Port port = _new_port(spec, "packet", reason)
-    cdef _Region reg = _build_region(spec.name, nrings, nrings, slots, slots, buf_size)
+    cdef netmap_if *nifp0
+    cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, buf_size, 0, &nifp0)
     cdef pkt_priv *pp = <pkt_priv *>calloc(1, sizeof(pkt_priv))
     if pp == NULL:
+        reg._release()
         raise MemoryError()
     port.c.priv = pp
     port.c.destroy = _pkt_destroy
-    port.c.nifp = <netmap_if *>reg.mem
+    port.c.nifp = nifp0
     cdef int k, rc = 0
     cdef int fanout_id = (getpid() * 31 + ifindex) & 0xffff
     for k in range(PKT_MAX_RINGS):
@@ -378,7 +380,7 @@ def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bi
                     _raise(-rc, _pkt_hint(-rc, "RX ring"), spec)
     except BaseException:
         _pkt_destroy(&port.c)
-        reg.release()
+        reg._release()
         raise
     # unbound rings keep offset 0, as netmap marks them (facts 1.5)
     cdef netmap_if *nifp = port.c.nifp

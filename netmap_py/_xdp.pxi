@@ -456,7 +456,7 @@ cdef class _XdpHold:
 
 
 def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
-             uint32_t slots, str reason, bint force_copy=False):
+             uint32_t slots, str reason, bint force_copy=False, shared=None, int index=0):
     """Open queues [first, first+count) of an interface through AF_XDP sockets."""
     if count < 1 or count > XDP_MAX_RINGS or first + count > nrings:
         raise ValueError(f"queue range {first}..{first + count - 1} is not within 0..{nrings - 1}")
@@ -464,21 +464,22 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
         raise OSError(EINVAL, f"AF_XDP rings need a power-of-two size in 64..16384, not {slots} "
                       "(use @conf:slots=N)", str(spec))
     cdef Port port = _new_port(spec, "xdp", reason)
-    cdef _Region reg = _build_region(spec.name, nrings, nrings, slots, slots, XDP_CHUNK,
-                                     XDP_DATA_OFF)
+    cdef netmap_if *nifp0
+    cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, XDP_CHUNK,
+                                    XDP_DATA_OFF, &nifp0)
     cdef xdp_priv *xp = <xdp_priv *>calloc(1, sizeof(xdp_priv))
     if xp == NULL:
-        reg.release()
+        reg._release()
         raise MemoryError()
     port.c.priv = xp
     port.c.destroy = _xdp_destroy
-    port.c.nifp = <netmap_if *>reg.mem
+    port.c.nifp = nifp0
     xp.tx, xp.rx = tx, rx
     xp.umem = reg.mem + reg.buf_base
-    cdef int k, rc, first_fd = -1
-    cdef uint16_t mode
+    cdef int k, rc, first_fd = reg.umem_fd   # another port of the group registered the UMEM
+    cdef bint owner = first_fd < 0
     cdef _XdpHold hold = _XdpHold.__new__(_XdpHold)
-    zc = True
+    zc = True if owner else reg.umem_zc
     try:
         if rx:
             hold.prog = _xdp_attach(spec, ifindex, nrings)
@@ -505,15 +506,18 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
                 _raise(-rc, _xdp_hint(-rc, f"bind the AF_XDP socket to queue {first + k}"), spec)
             if first_fd < 0:
                 first_fd = xp.q[k].fd
+                reg.umem_fd, reg.umem_zc = first_fd, zc
             if rx:
                 rc = nmpy_map_set(hold.prog.map_fd, first + k, xp.q[k].fd)
                 if rc < 0:
                     _raise(-rc, _xdp_hint(-rc, "register the socket in the XSKMAP"), spec)
             xp.q[k].tk.hwcur, xp.q[k].tk.hwtail = 0, slots - 1
     except BaseException:
+        if owner:
+            reg.umem_fd = -1
         _xdp_destroy(&port.c)
         hold.release()
-        reg.release()
+        reg._release()
         raise
     cdef netmap_if *nifp = port.c.nifp
     for k in range(nrings):

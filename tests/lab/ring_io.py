@@ -4,6 +4,7 @@
     ring_io.py recv PORT N SEED [--ring-mb M] [--slots N] [--hold S] [--timeout S]
     ring_io.py seq PORT DST_MAC SEQ,SEQ,...           txseq-style frames in that order
     ring_io.py hold PORT                              open, send forever (for kill -9)
+    ring_io.py bridge PORT_A PORT_B N                 forward N frames A->B by buffer swaps
 
 Prints one JSON line with what it did; 'READY' on stderr once the port is open.
 """
@@ -119,6 +120,38 @@ def seq(port_name, dst_mac, order):
         print(json.dumps({"sent": len(order)}))
 
 
+def bridge(a_name, b_name, n, timeout=60.0):
+    """Forward n frames a -> b by swapping buffers between the two ports' slots."""
+    a, b = nm.open_group([a_name, b_name])
+    try:
+        assert nm.same_region(a, b)
+        sys.stderr.write("READY\n")
+        sys.stderr.flush()
+        rx, tx = a.rx_rings[0], b.tx_rings[0]
+        done = swaps_checked = 0
+        deadline = time.monotonic() + timeout
+        while done < n and time.monotonic() < deadline:
+            a.poll(nm.POLLIN, 100)
+            while not rx.empty() and tx.space() and done < n:
+                rs, ts = rx.slot(rx.head), tx.slot(tx.head)
+                before = rs.buf_idx
+                rs.swap(ts)
+                swaps_checked += ts.buf_idx == before
+                rx.advance()
+                tx.advance()
+                done += 1
+            b.txsync()
+        while tx.tx_pending() and time.monotonic() < deadline:
+            b.txsync()
+            time.sleep(0.001)
+        print(json.dumps({"forwarded": done, "swapped": swaps_checked,
+                          "copied_by_us": a.copied_packets + b.copied_packets,
+                          "zero_copy": a.zero_copy and b.zero_copy, "backend": a.backend}))
+    finally:
+        a.close()
+        b.close()
+
+
 def hold(port_name):
     with nm.open(port_name) as port:
         sys.stderr.write("READY\n")
@@ -150,6 +183,8 @@ def main(argv):
              slots=int(opts["slots"]) if "slots" in opts else None)
     elif cmd == "seq":
         seq(rest[0], rest[1], [int(x) for x in rest[2].split(",")])
+    elif cmd == "bridge":
+        bridge(rest[0], rest[1], int(rest[2]))
     elif cmd == "hold":
         hold(rest[0])
     else:
