@@ -113,11 +113,11 @@ cdef _Region _build_group(list layouts, uint32_t buf_size, uint32_t data_off=0,
     pool); ``data_off`` moves every buffer that many bytes into its chunk (AF_XDP puts
     frames 256 bytes in).  reg.nifp_offs[k] is port k's netmap_if."""
     global _next_private_id
-    cdef size_t off = 0, nbufs = 2 + extra_bufs, if_size, tx_ring_size, rx_ring_size
+    cdef size_t off = 0, nbufs = 2 + extra_bufs
     cdef int ntx, nrx
     cdef uint32_t tx_slots, rx_slots
     nifp_offs = []
-    for name, ntx, nrx, tx_slots, rx_slots in layouts:
+    for _name, ntx, nrx, tx_slots, rx_slots in layouts:
         nifp_offs.append(off)
         off += _align(sizeof(netmap_if) + 8 * (ntx + nrx), 128)
         off += ntx * _align(256 + 16 * <size_t>tx_slots, 128)
