@@ -16,6 +16,8 @@ MACROS = [("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
 extensions = [
     Extension("netmap_py._core", ["netmap_py/_core.pyx"], include_dirs=INCLUDE,
               extra_compile_args=CFLAGS, define_macros=MACROS),
+    Extension("netmap_py._bridge", ["netmap_py/_bridge.pyx"], include_dirs=INCLUDE,
+              extra_compile_args=CFLAGS, define_macros=MACROS),
 ]
 if os.path.exists(os.path.join(HERE, "pktgen_nm", "_engine.pyx")):
     extensions.append(

@@ -20,6 +20,7 @@ from .portspec import PortSpec
 
 try:
     from . import _core
+    from ._bridge import Bridge
     from ._core import Port, Ring, Slot, same_region
 except ImportError as e:  # pragma: no cover - only without a build
     raise ImportError(
@@ -27,8 +28,8 @@ except ImportError as e:  # pragma: no cover - only without a build
         "'python setup.py build_ext --inplace' in a checkout)") from e
 
 __version__ = "0.1.0"
-__all__ = ["open", "open_group", "PortSpec", "Port", "Ring", "Slot", "same_region", "checks", "constants",
-           "POLLIN", "POLLOUT"]
+__all__ = ["open", "open_group", "bridge", "Bridge", "PortSpec", "Port", "Ring", "Slot",
+           "same_region", "checks", "constants", "POLLIN", "POLLOUT"]
 
 POLLIN, POLLOUT = 0x1, 0x4
 DEFAULT_SLOTS = 1024
@@ -223,3 +224,40 @@ def _open_emulated_group(specs, backend, slots, low_latency):
     finally:
         region.release()
     return ports
+
+
+def bridge(a: Port, b: Port, *, duration: float | None = None, burst: int = 512,
+           batch_callback=None, copy: bool = False, udp_drop_port: int | None = None) -> Bridge:
+    """Forward a -> b and b -> a until ``duration`` seconds pass or Ctrl-C; return the
+    Bridge (``.counters()``, ``.zero_copy``).  Buffers are swapped, not copied, when
+    the ports share a region (open them with open_group()); ``Bridge.zero_copy`` says
+    which.  The loop runs in a thread without the GIL; this thread stays
+    interruptible."""
+    import threading
+    import time
+
+    br = Bridge(a, b, burst=burst, batch_callback=batch_callback, copy=copy)
+    if udp_drop_port is not None:
+        br.drop_udp_port(udp_drop_port)
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            br.run()
+        except BaseException as e:  # handed to the caller below
+            errors.append(e)
+
+    t = threading.Thread(target=work, name="netmap_py-bridge", daemon=True)
+    t.start()
+    end = None if duration is None else time.monotonic() + duration
+    try:
+        while t.is_alive() and (end is None or time.monotonic() < end):
+            t.join(0.1)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        br.stop()
+        t.join()
+    if errors:
+        raise errors[0]
+    return br

@@ -435,6 +435,8 @@ cdef str _xdp_hint(int err, str what):
         return f"cannot {what}: AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)"
     if err == ENOMEM:
         return f"cannot {what}: not enough locked memory (raise ulimit -l)"
+    if err == EBUSY:
+        return f"cannot {what}: another AF_XDP socket holds that queue (pick another with -N)"
     if err in (EOPNOTSUPP, EINVAL):
         name = "EINVAL" if err == EINVAL else "EOPNOTSUPP"
         return f"cannot {what}: this kernel or driver does not support it ({name})"

@@ -1,0 +1,168 @@
+"""nm-bridge: forward between two ports, zero-copy where they can share memory.
+
+    nm-bridge -i xdp:veth1 -i xdp:veth2 [-b 512] [-w 2] [-T 1000] [--json]
+"""
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+
+import netmap_py
+
+from . import cli
+from .report import log, norm
+
+
+def build_parser():
+    p = cli._Parser(prog="nm-bridge", description="Forward frames between two ports, both ways.")
+    p.add_argument("-i", metavar="PORT", action="append", default=[],
+                   help="a port (give two), any netmap_py name: xdp:eth1, packet:eth2, netmap:eth0^")
+    p.add_argument("-b", metavar="BURST", type=cli._int, default=512, help="slots per batch")
+    p.add_argument("-w", metavar="SECS", type=cli._float, default=2.0,
+                   help="wait up to SECS for carrier on both interfaces (default 2)")
+    p.add_argument("-T", metavar="MS", type=cli._int, default=1000, help="report interval in ms")
+    p.add_argument("-N", action="store_true", help="raw numbers instead of K/M/G")
+    p.add_argument("--json", action="store_true", help="one JSON object per report and at the end")
+    p.add_argument("--duration", metavar="SECS", type=cli._float, default=0,
+                   help="stop after SECS seconds")
+    p.add_argument("--copy", action="store_true", help="copy even where buffers could be swapped")
+    p.add_argument("--drop-udp-port", metavar="PORT", type=cli._int,
+                   help="drop UDP frames to or from PORT (an example of the C filter hook)")
+    return p
+
+
+def run(argv) -> int:
+    o = build_parser().parse_args(argv)
+    if len(o.i) != 2:
+        raise cli.UsageError(f"give exactly two ports with -i (got {len(o.i)})")
+    if o.b < 1 or o.T < 10 or o.duration < 0 or o.w < 0:
+        raise cli.UsageError("bad -b, -T, -w or --duration: -b >= 1, -T >= 10, others >= 0")
+    if o.drop_udp_port is not None and not 0 <= o.drop_udp_port <= 65535:
+        raise cli.UsageError(f"bad --drop-udp-port {o.drop_udp_port}: use 0..65535")
+    specs = []
+    for text in o.i:
+        try:
+            specs.append(netmap_py.PortSpec.parse(text))
+        except ValueError as e:
+            raise cli.UsageError(str(e)) from None
+    infos = []
+    for s in specs:
+        if s.ifname is not None and s.backend != "loop":
+            info = netmap_py.checks.interface(s.ifname)
+            if not info.exists:
+                raise cli.UsageError(info.facts[0].sentence)
+            if not info.up:
+                raise cli.UsageError(f"{s.ifname} is down: ip link set {s.ifname} up")
+            infos.append(info)
+    try:
+        a, b = netmap_py.open_group(specs)
+        how = "one memory region"
+    except OSError as e:
+        if e.errno in (1, 2, 13, 19):  # EPERM ENOENT EACCES ENODEV: no point trying apart
+            raise
+        a = netmap_py.open(specs[0])
+        try:
+            b = netmap_py.open(specs[1])
+        except BaseException:
+            a.close()
+            raise
+        how = f"separate regions ({e.strerror})"
+    try:
+        for info in infos:
+            cli.wait_carrier(info, o.w)
+        br = netmap_py.Bridge(a, b, burst=o.b, copy=o.copy)
+        if o.drop_udp_port is not None:
+            br.drop_udp_port(o.drop_udp_port)
+        mode = "zero-copy (buffer swaps)" if br.zero_copy else "copying"
+        log(f"bridge {a.spec} <-> {b.spec}: {a.backend}/{b.backend}, {how}, {mode}")
+        log(f"{a.spec}: {a.backend_reason}")
+        log(f"{b.spec}: {b.backend_reason}")
+        return _loop(o, a, b, br)
+    finally:
+        a.close()
+        b.close()
+
+
+def _loop(o, a, b, br) -> int:
+    errors: list[BaseException] = []
+
+    def work():
+        try:
+            br.run()
+        except BaseException as e:
+            errors.append(e)
+
+    t = threading.Thread(target=work, daemon=True)
+    t0 = last = time.monotonic()
+    prev = br.counters()
+    t.start()
+    interrupted = False
+    try:
+        while t.is_alive():
+            time.sleep(o.T / 1000)
+            now = time.monotonic()
+            cur = br.counters()
+            secs = now - last
+            parts = []
+            for d in ("a_to_b", "b_to_a"):
+                dp = cur[d]["pkts"] - prev[d]["pkts"]
+                db = cur[d]["bytes"] - prev[d]["bytes"]
+                parts.append(f"{d.replace('_to_', '->')} {norm(dp / secs, not o.N)}pps "
+                             f"({norm(db * 8 / secs, not o.N)}bps)")
+            log(" ".join(parts) + f" in {int(secs * 1e6)} usec", func="main_thread")
+            if o.json:
+                print(json.dumps({"type": "interval", "usec": int(secs * 1e6),
+                                  **{d: {k: cur[d][k] - prev[d][k] for k in cur[d]} for d in cur}}),
+                      flush=True)
+            prev, last = cur, now
+            if o.duration and now - t0 >= o.duration:
+                break
+    except KeyboardInterrupt:
+        interrupted = True
+        log("received control-C on thread main")
+    br.stop()
+    t.join()
+    secs = time.monotonic() - t0
+    c = br.counters()
+    final = {"type": "final", "seconds": round(secs, 3), "zero_copy": br.zero_copy,
+             "copied_by_backend": a.copied_packets + b.copied_packets,
+             "kernel_drops": cli.kernel_drops([a, b]),
+             "tx_dropped": a.tx_dropped + b.tx_dropped,
+             "interrupted": interrupted, **c}
+    if o.json:
+        print(json.dumps(final), flush=True)
+    else:
+        for d in ("a_to_b", "b_to_a"):
+            x = c[d]
+            avg = x["pkts"] / x["batches"] if x["batches"] else 0
+            print(f"Forwarded {d.replace('_to_', '->')} {x['pkts']} packets {x['bytes']} bytes "
+                  f"{x['dropped']} dropped in {secs:.2f} seconds. Average batch: {avg:.2f} pkts")
+        print(f"Mode: {'zero-copy' if br.zero_copy else 'copy'}; "
+              f"packets copied by the backends: {a.copied_packets + b.copied_packets}; "
+              f"kernel drops: {final['kernel_drops']}")
+    if errors:
+        e = errors[0]
+        log(f"the bridge stopped: {getattr(e, 'strerror', None) or e}")
+        return 1
+    return 0
+
+
+def main(argv=None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    try:
+        return run(argv)
+    except cli.UsageError as e:
+        sys.stderr.write(f"nm-bridge: {e}\n")
+        return 2
+    except OSError as e:
+        where = f"{e.filename}: " if e.filename else ""
+        sys.stderr.write(f"nm-bridge: {where}{e.strerror or e}\n")
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
