@@ -120,6 +120,35 @@ def run_ping(lab, backend, secs, rate=0):
     return rtt["count"] / secs, rtt.get("p50_ns", 0), rtt.get("p99_ns", 0)
 
 
+def run_forward(lab3, how, secs):
+    """A sends at full speed (pktgen-nm xdp, to C's MAC); count what reaches C."""
+    mac_c = lab3.mac("C", lab3.dev_c)
+    fwd = None
+    if how == "linux-bridge":
+        for cmd in (["ip", "link", "add", "nmbr0", "type", "bridge"],
+                    ["ip", "link", "set", lab3.dev_b, "master", "nmbr0"],
+                    ["ip", "link", "set", lab3.dev_b2, "master", "nmbr0"],
+                    ["ip", "link", "set", "nmbr0", "up"]):
+            lab3.exec("B", cmd)
+    else:
+        fwd = subprocess.Popen(lab3.cmd("B", ["taskset", "-c", "1", sys.executable, "-m",
+                                              "pktgen_nm.bridge_cli", "-i", f"{how}:{lab3.dev_b}",
+                                              "-i", f"{how}:{lab3.dev_b2}", "-w", "0"]),
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV)
+    time.sleep(1.5)
+    c0 = lab3.counters("C", lab3.dev_c)["rx_packets"]
+    subprocess.run(lab3.cmd("A", ["taskset", "-c", "0"] + PKTGEN + [
+        "-i", f"xdp:{lab3.dev_a}-0", "-f", "tx", "-D", mac_c, "-w", "0", "--duration", str(secs)]),
+        capture_output=True, env=ENV)
+    got = lab3.counters("C", lab3.dev_c)["rx_packets"] - c0
+    if fwd is not None:
+        fwd.send_signal(2)
+        fwd.wait(timeout=30)
+    else:
+        lab3.exec("B", ["ip", "link", "del", "nmbr0"])
+    return got / secs
+
+
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else float("nan")
@@ -129,7 +158,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--secs", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", default="loop,tx,rx,ping")
+    ap.add_argument("--only", default="loop,tx,rx,ping,bridge")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("bench: needs root (network namespaces)", file=sys.stderr)
@@ -193,6 +222,20 @@ def main() -> int:
                     print(f"| pktgen-nm -i {b}: {what} | {med([r[0] for r in res]) / 1e3:.0f} k | "
                           f"{med([r[1] for r in res]) / 1e3:.0f} | "
                           f"{med([r[2] for r in res]) / 1e3:.0f} |")
+    if "bridge" in want:
+        with VethLab(tag="bb", three=True) as lab3:
+            lab3.wait_carrier()
+            kinds = ["linux-bridge", "packet", "xdp"]
+            rows = {k: [] for k in kinds}
+            for _ in range(a.rounds):
+                for k in kinds:
+                    rows[k].append(run_forward(lab3, k, a.secs))
+            base = med(rows["linux-bridge"])
+            print("\n| forwarding A -> B -> C, 60-byte frames | kpps reaching C | vs Linux bridge |")
+            print("|---|---|---|")
+            for k in kinds:
+                name = "Linux bridge device in B" if k == "linux-bridge" else f"nm-bridge -i {k}: -i {k}:"
+                print(f"| {name} | {med(rows[k]) / 1e3:.0f} | {med(rows[k]) / base:.2f} |")
     return 0
 
 
