@@ -23,16 +23,7 @@ from netmap_py.constants cimport NS_BUF_CHANGED, NS_MOREFRAG
 
 from netmap_py._core import same_region
 
-cdef extern from "<poll.h>" nogil:
-    struct pollfd:
-        int fd
-        short events
-        short revents
-    int poll(pollfd *fds, unsigned long nfds, int timeout)
-    short POLLIN
-
-cdef extern from "<errno.h>" nogil:
-    int EINTR
+from netmap_py.linux cimport EINTR, POLLIN, poll, pollfd
 
 
 cdef int udp_port_filter(const char *buf, uint32_t L, void *arg) noexcept nogil:

@@ -221,6 +221,49 @@ cdef int _rx_release(netmap_ring *r, kring *k) noexcept nogil:
     return 0
 
 
+cdef int _any_ready(nmpy_port *p, int events) noexcept nogil:
+    """netmap's readiness rule: a ring is ready when cur != tail."""
+    cdef int i, rev = 0
+    cdef netmap_ring *r
+    if events & POLLOUT:
+        for i in range(p.first_tx_ring, p.last_tx_ring + 1):
+            r = NETMAP_TXRING(p.nifp, i)
+            if r.cur != r.tail:
+                rev |= POLLOUT
+                break
+    if events & POLLIN:
+        for i in range(p.first_rx_ring, p.last_rx_ring + 1):
+            r = NETMAP_RXRING(p.nifp, i)
+            if r.cur != r.tail:
+                rev |= POLLIN
+                break
+    return rev
+
+
+cdef int _emu_poll(nmpy_port *p, int events, int timeout_ms, pollfd *pfd, int n) noexcept nogil:
+    """poll() for an emulated backend, with netmap's semantics: pending TX is always
+    pushed, RX synced when asked, readiness is cur != tail; only when nothing is
+    ready does it sleep in the kernel, on the sockets the caller put in pfd[0..n)."""
+    cdef int k, rc, rev, attempt
+    for attempt in range(2):
+        rc = p.txsync(p)
+        if rc == 0 and events & POLLIN:
+            rc = p.rxsync(p)
+        if rc:
+            return rc
+        rev = _any_ready(p, events)
+        if rev or timeout_ms == 0 or attempt == 1 or n == 0:
+            return rev
+        for k in range(n):
+            pfd[k].revents = 0
+        if poll(pfd, n, timeout_ms) < 0:
+            return -errno
+        for k in range(n):
+            if pfd[k].revents & (POLLERR | POLLNVAL):
+                return -ENXIO
+    return 0
+
+
 include "_loop.pxi"
 include "_packet.pxi"
 include "_netmap.pxi"

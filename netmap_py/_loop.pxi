@@ -58,25 +58,6 @@ cdef int _loop_rxsync(nmpy_port *p) noexcept nogil:
     return 0
 
 
-cdef int _any_ready(nmpy_port *p, int events) noexcept nogil:
-    """netmap's readiness rule: a ring is ready when cur != tail."""
-    cdef int i, rev = 0
-    cdef netmap_ring *r
-    if events & POLLOUT:
-        for i in range(p.first_tx_ring, p.last_tx_ring + 1):
-            r = NETMAP_TXRING(p.nifp, i)
-            if r.cur != r.tail:
-                rev |= POLLOUT
-                break
-    if events & POLLIN:
-        for i in range(p.first_rx_ring, p.last_rx_ring + 1):
-            r = NETMAP_RXRING(p.nifp, i)
-            if r.cur != r.tail:
-                rev |= POLLIN
-                break
-    return rev
-
-
 cdef int _loop_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
     cdef int rc = _loop_txsync(p)
     if rc == 0 and events & POLLIN:

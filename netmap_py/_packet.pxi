@@ -195,31 +195,16 @@ cdef int _pkt_rxsync(nmpy_port *p) noexcept nogil:
 
 cdef int _pkt_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
     cdef pkt_priv *pp = <pkt_priv *>p.priv
-    cdef int k, n, rc, rev, attempt
-    for attempt in range(2):
-        rc = _pkt_txsync(p)             # like netmap: pending TX is always pushed
-        if rc == 0 and events & POLLIN:
-            rc = _pkt_rxsync(p)
-        if rc:
-            return rc
-        rev = _any_ready(p, events)
-        if rev or timeout_ms == 0 or attempt == 1:
-            return rev
-        n = 0
-        if events & POLLOUT:
-            for k in range(pp.ntx):
-                pp.pfd[n].fd, pp.pfd[n].events, pp.pfd[n].revents = pp.tx[k].fd, POLLOUT, 0
-                n += 1
-        if events & POLLIN:
-            for k in range(pp.nrx):
-                pp.pfd[n].fd, pp.pfd[n].events, pp.pfd[n].revents = pp.rx[k].fd, POLLIN, 0
-                n += 1
-        if poll(pp.pfd, n, timeout_ms) < 0:
-            return -errno
-        for k in range(n):
-            if pp.pfd[k].revents & (POLLERR | POLLNVAL):
-                return -ENXIO
-    return 0
+    cdef int k, n = 0
+    if events & POLLOUT:
+        for k in range(pp.ntx):
+            pp.pfd[n].fd, pp.pfd[n].events = pp.tx[k].fd, POLLOUT
+            n += 1
+    if events & POLLIN:
+        for k in range(pp.nrx):
+            pp.pfd[n].fd, pp.pfd[n].events = pp.rx[k].fd, POLLIN
+            n += 1
+    return _emu_poll(p, events, timeout_ms, pp.pfd, n)
 
 
 cdef void _pkt_close_ring(pkt_ring *s) noexcept nogil:

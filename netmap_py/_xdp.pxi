@@ -250,27 +250,12 @@ cdef int _xdp_rxsync(nmpy_port *p) noexcept nogil:
 
 cdef int _xdp_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
     cdef xdp_priv *xp = <xdp_priv *>p.priv
-    cdef int k, rc, rev, attempt
-    for attempt in range(2):
-        rc = _xdp_txsync(p)
-        if rc == 0 and events & POLLIN:
-            rc = _xdp_rxsync(p)
-        if rc:
-            return rc
-        rev = _any_ready(p, events)
-        if rev or timeout_ms == 0 or attempt == 1:
-            return rev
-        for k in range(xp.n):
-            xp.pfd[k].fd = xp.q[k].fd
-            xp.pfd[k].events = (POLLIN if events & POLLIN and xp.rx else 0) | \
-                               (POLLOUT if events & POLLOUT and xp.tx else 0)
-            xp.pfd[k].revents = 0
-        if poll(xp.pfd, xp.n, timeout_ms) < 0:
-            return -errno
-        for k in range(xp.n):
-            if xp.pfd[k].revents & (POLLERR | POLLNVAL):
-                return -ENXIO
-    return 0
+    cdef int k
+    for k in range(xp.n):
+        xp.pfd[k].fd = xp.q[k].fd
+        xp.pfd[k].events = (POLLIN if events & POLLIN and xp.rx else 0) | \
+                           (POLLOUT if events & POLLOUT and xp.tx else 0)
+    return _emu_poll(p, events, timeout_ms, xp.pfd, xp.n)
 
 
 cdef void _xdp_unmap(nmpy_xq *q) noexcept nogil:

@@ -35,7 +35,7 @@ def frames(n: int, seed: int, dst: bytes, src: bytes):
         yield dst + src + ETHERTYPE + body
 
 
-def send(port_name, n, seed, dst_mac):
+def send(port_name, n, seed, dst_mac, pace=0.0):
     dst = P.parse_mac(dst_mac)
     with nm.open(port_name) as port:
         src = P.parse_mac(open(f"/sys/class/net/{port.spec.name}/address").read().strip())
@@ -43,6 +43,7 @@ def send(port_name, n, seed, dst_mac):
         sys.stderr.flush()
         tx = port.tx_rings[0]
         sent = 0
+        t0 = time.monotonic()
         for f in frames(n, seed, dst, src):
             while tx.space() == 0:
                 port.poll(nm.POLLOUT, 1000)
@@ -51,6 +52,10 @@ def send(port_name, n, seed, dst_mac):
             sent += 1
             if sent % 256 == 0:
                 port.txsync()
+                if pace:  # at most `pace` frames per second: a Python reader keeps up
+                    ahead = sent / pace - (time.monotonic() - t0)
+                    if ahead > 0:
+                        time.sleep(ahead)
         deadline = time.monotonic() + 5
         while tx.tx_pending() and time.monotonic() < deadline:
             port.txsync()
@@ -176,7 +181,7 @@ def main(argv):
         else:
             rest.append(a)
     if cmd == "send":
-        send(rest[0], int(rest[1]), int(rest[2]), rest[3])
+        send(rest[0], int(rest[1]), int(rest[2]), rest[3], pace=opts.get("pace", 0.0))
     elif cmd == "recv":
         recv(rest[0], int(rest[1]), int(rest[2]), ring_mb=int(opts.get("ring_mb", 256)),
              hold=opts.get("hold", 0.0), timeout=opts.get("timeout", 60.0),

@@ -18,7 +18,9 @@ def test_mixed_sizes_arrive_byte_identical(lab, backend):
     # AF_XDP: 16384 slots); what could still be lost would be counted, see below
     rx = helper_bg(lab, "B", ["recv", f"{backend}:{lab.dev_b}/R", str(N), "7", "--slots", "16384"])
     ready(rx)
-    sent = helper(lab, "A", ["send", f"{backend}:{lab.dev_a}/T", str(N), "7", mac_b])
+    # paced at 100 kpps so that the Python reader on a shared 2-CPU machine keeps up
+    sent = helper(lab, "A", ["send", f"{backend}:{lab.dev_a}/T", str(N), "7", mac_b,
+                             "--pace", "100000"])
     out, err = rx.communicate(timeout=120)
     assert rx.returncode == 0, err
     import json
@@ -112,7 +114,8 @@ def test_buffer_swap_between_two_ports_of_one_region(lab3, backend):
                                str(n)])
     ready(br)
     # one queue each way keeps the order; the bridge reads queue 0 of b
-    helper(lab3, "A", ["send", f"{backend}:{lab3.dev_a}-0/T", str(n), "11", mac_c])
+    helper(lab3, "A", ["send", f"{backend}:{lab3.dev_a}-0/T", str(n), "11", mac_c,
+                       "--pace", "50000"])
     bout, berr = br.communicate(timeout=90)
     out, err = rx.communicate(timeout=90)
     got = json.loads(out.strip().splitlines()[-1])
