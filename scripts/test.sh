@@ -1,9 +1,21 @@
 #!/usr/bin/env bash
 # The test command (README, and .ci/run): build, then every tier that can run here.
 # As root the lab tier (network namespaces + veth) runs; with CI=true a lab test
-# that is skipped where it could run fails the run.
+# that is skipped where it could run fails the run.  With no arguments it first runs
+# the unit tier once on a debug build (line tracing, bounds checks), in a copy of the
+# tree so the release build stays in place; NETMAP_PY_SKIP_DEBUG=1 skips that step.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/python scripts/gen_constants.py --check
-exec .venv/bin/python -m pytest "$@"
+.venv/bin/python scripts/flags_table.py --check
+if [ $# -eq 0 ] && [ "${NETMAP_PY_SKIP_DEBUG:-0}" != 1 ]; then
+  dbg=$(mktemp -d)
+  trap 'rm -rf "$dbg"' EXIT
+  git ls-files -z 2>/dev/null | tar --null -cf - -T - | tar -xf - -C "$dbg" \
+    || cp -r . "$dbg"
+  echo "test: debug build (NETMAP_PY_DEBUG=1), unit tier"
+  (cd "$dbg" && NETMAP_PY_DEBUG=1 "$OLDPWD/.venv/bin/python" setup.py -q build_ext --inplace >/dev/null \
+     && "$OLDPWD/.venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit)
+fi
+.venv/bin/python -m pytest "$@"
