@@ -150,18 +150,7 @@ def _loop(o, a, b, br) -> int:
 
 
 def main(argv=None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
-    try:
-        return run(argv)
-    except cli.UsageError as e:
-        sys.stderr.write(f"nm-bridge: {e}\n")
-        return 2
-    except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
-        sys.stderr.write(f"nm-bridge: {where}{e.strerror or e}\n")
-        return 2
-    except KeyboardInterrupt:
-        return 130
+    return cli.guarded("nm-bridge", run, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

@@ -665,24 +665,33 @@ def _install_sigterm():
     return signal.signal(signal.SIGTERM, handler)
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = sys.argv[1:] if argv is None else argv
+def guarded(prog: str, body, argv: list[str]) -> int:
+    """Run a command's body: bad input and system errors become one line on stderr
+    and exit status 2, never a traceback."""
     try:
-        opts = parse_args(argv)
-        if opts.lab:
-            from .labrun import lab_main
-            return lab_main(opts, argv)
-        return run(opts)
+        return body(argv)
     except UsageError as e:
-        sys.stderr.write(f"{PROG}: {e}\n")
+        sys.stderr.write(f"{prog}: {e}\n")
         return 2
     except OSError as e:
         where = f"{e.filename}: " if e.filename else ""
-        sys.stderr.write(f"{PROG}: {where}{e.strerror or e}\n")
+        sys.stderr.write(f"{prog}: {where}{e.strerror or e}\n")
         return 2
     except KeyboardInterrupt:
-        sys.stderr.write(f"{PROG}: interrupted before start\n")
+        sys.stderr.write(f"{prog}: interrupted before start\n")
         return 130
+
+
+def _main(argv: list[str]) -> int:
+    opts = parse_args(argv)
+    if opts.lab:
+        from .labrun import lab_main
+        return lab_main(opts, argv)
+    return run(opts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return guarded(PROG, _main, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":
