@@ -12,14 +12,13 @@ Hooks for looking at packets:
     or a sequence of booleans.  The loop then holds the GIL between batches.
 """
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
-from libc.string cimport memcpy, memset
+from libc.string cimport memset
 
 from netmap_py._core cimport Port, nmpy_port
 from netmap_py.netmap cimport (
-    netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, NETMAP_BUF, NETMAP_TXRING,
-    NETMAP_RXRING,
+    netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_move_slot, NETMAP_BUF,
+    NETMAP_TXRING, NETMAP_RXRING,
 )
-from netmap_py.constants cimport NS_BUF_CHANGED, NS_MOREFRAG
 
 from netmap_py._core import same_region
 
@@ -44,7 +43,7 @@ cdef int udp_port_filter(const char *buf, uint32_t L, void *arg) noexcept nogil:
 cdef uint32_t move(br_ctx *c, int dir, netmap_ring *rx, netmap_ring *tx, uint32_t limit,
                    const uint8_t *keep) noexcept nogil:
     """Forward up to limit slots rx -> tx; publish both rings once."""
-    cdef uint32_t n = nm_ring_space(rx), room = nm_ring_space(tx), k, tmp, L, sent = 0
+    cdef uint32_t n = nm_ring_space(rx), room = nm_ring_space(tx), k, L, sent = 0
     cdef uint32_t h = rx.head, t = tx.head
     cdef bint drop
     cdef netmap_slot *rs
@@ -64,15 +63,7 @@ cdef uint32_t move(br_ctx *c, int dir, netmap_ring *rx, netmap_ring *tx, uint32_
         if sent == room:
             break                           # the other side is full: keep the rest
         ts = &tx.slot[t]
-        if c.zc:
-            tmp = ts.buf_idx
-            ts.buf_idx = rs.buf_idx
-            rs.buf_idx = tmp
-            rs.flags |= NS_BUF_CHANGED
-        else:
-            memcpy(NETMAP_BUF(tx, ts.buf_idx), NETMAP_BUF(rx, rs.buf_idx), L)
-        ts.len = L
-        ts.flags = NS_BUF_CHANGED | (rs.flags & NS_MOREFRAG)
+        nm_move_slot(rx, rs, tx, ts, c.zc)
         c.d[dir].bytes += L
         sent += 1
         t = nm_ring_next(tx, t)

@@ -6,6 +6,9 @@ helpers are the ring arithmetic every netmap program uses (netmap_user.h offers
 the same under these names); they run without the GIL and raise nothing.
 """
 from libc.stdint cimport int64_t, uint8_t, uint16_t, uint32_t, uint64_t
+from libc.string cimport memcpy
+
+from netmap_py.constants cimport NS_BUF_CHANGED, NS_MOREFRAG
 from posix.time cimport timeval
 
 cdef extern from "netmap_abi.h" nogil:
@@ -129,3 +132,20 @@ cdef inline netmap_ring *NETMAP_TXRING(netmap_if *nifp, uint32_t i) noexcept nog
 cdef inline netmap_ring *NETMAP_RXRING(netmap_if *nifp, uint32_t i) noexcept nogil:
     return <netmap_ring *>(<char *>nifp + nifp.ring_ofs[
         i + nifp.ni_tx_rings + nifp.ni_host_tx_rings])
+
+
+cdef inline void nm_move_slot(netmap_ring *rx, netmap_slot *rs, netmap_ring *tx,
+                              netmap_slot *ts, bint swap) noexcept nogil:
+    """Put the packet of RX slot rs into TX slot ts: by exchanging buffer indices
+    (swap: both rings in one memory region) or by copying; len and NS_MOREFRAG
+    follow, and NS_BUF_CHANGED marks every slot whose buffer changed."""
+    cdef uint32_t tmp
+    if swap:
+        tmp = ts.buf_idx
+        ts.buf_idx = rs.buf_idx
+        rs.buf_idx = tmp
+        rs.flags |= NS_BUF_CHANGED
+    else:
+        memcpy(NETMAP_BUF(tx, ts.buf_idx), NETMAP_BUF(rx, rs.buf_idx), rs.len)
+    ts.len = rs.len
+    ts.flags = NS_BUF_CHANGED | (rs.flags & NS_MOREFRAG)

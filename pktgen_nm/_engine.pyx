@@ -13,7 +13,7 @@ from libc.string cimport memcpy, memset
 from netmap_py._core cimport Port, nmpy_port
 from netmap_py.netmap cimport (
     netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_tx_pending, NETMAP_BUF,
-    NETMAP_TXRING, NETMAP_RXRING,
+    NETMAP_TXRING, NETMAP_RXRING, nm_move_slot,
 )
 from netmap_py.constants cimport NS_BUF_CHANGED, NS_REPORT, NS_MOREFRAG
 
@@ -257,6 +257,18 @@ cdef inline uint64_t get64(const char *p) noexcept nogil:
     return (<uint64_t>get32(p) << 32) | get32(p + 4)
 
 
+cdef inline int wait_port(pg_ctx *t, int events, int timeout_ms) noexcept nogil:
+    """poll() the port: revents (0 on a timeout or a signal), or -1 once a fatal
+    error is recorded in t.error."""
+    cdef int rc = t.port.poll(t.port, events, timeout_ms)
+    if rc == -EINTR:
+        return 0
+    if rc < 0:
+        t.error = -rc
+        return -1
+    return rc
+
+
 cdef int rate_budget(pg_ctx *t, uint64_t now, uint64_t sent) noexcept nogil:
     """How many packets may leave now to stay exactly on the rate; sleeps (up
     to 1 ms at a time) when none may."""
@@ -290,11 +302,7 @@ cdef void tx_loop(pg_ctx *t) noexcept nogil:
             budget = rate_budget(t, now, t.pkts)
             if budget == 0:
                 continue
-        rc = p.poll(p, POLLOUT, 100)
-        if rc < 0:
-            if rc == -EINTR:
-                continue
-            t.error = -rc
+        if wait_port(t, POLLOUT, 100) < 0:
             break
         for i in range(p.first_tx_ring, p.last_tx_ring + 1):
             r = NETMAP_TXRING(p.nifp, i)
@@ -399,11 +407,10 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
     cdef uint64_t now, begin = now_ns(), last_pkt = 0, nbytes, npkts
     # wait for the first packet
     while not t.cancel:
-        rc = p.poll(p, POLLIN, 100)
+        rc = wait_port(t, POLLIN, 100)
         if rc > 0:
             break
-        if rc < 0 and rc != -EINTR:
-            t.error = -rc
+        if rc < 0:
             t.end_ns = now_ns()
             return
         if t.duration_ns and now_ns() - begin >= t.duration_ns:
@@ -422,11 +429,8 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
             t.end_ns = last_pkt
             t.done = 1
             return
-        rc = p.poll(p, POLLIN, 100)
+        rc = wait_port(t, POLLIN, 100)
         if rc < 0:
-            if rc == -EINTR:
-                continue
-            t.error = -rc
             break
         if rc == 0:
             continue
@@ -546,11 +550,7 @@ cdef void ping_loop(pg_ctx *t) noexcept nogil:
             if rc < 0 and rc != -EINTR:
                 t.error = -rc
                 break
-        rc = p.poll(p, POLLIN, 0 if t.rate > 0 or budget else 10)
-        if rc < 0:
-            if rc == -EINTR:
-                continue
-            t.error = -rc
+        if wait_port(t, POLLIN, 0 if t.rate > 0 or budget else 10) < 0:
             break
         for i in range(p.first_rx_ring, p.last_rx_ring + 1):
             r = NETMAP_RXRING(p.nifp, i)
@@ -582,7 +582,7 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
     cdef netmap_slot *rs
     cdef netmap_slot *ts
     cdef int i, rc, zc = t.copy_always == 0    # one port, one region: swapping is safe
-    cdef uint32_t avail, head, thead, tmp, L
+    cdef uint32_t avail, head, thead, L
     cdef uint8_t *b
     cdef uint8_t sw[16]
     cdef uint64_t begin = now_ns()
@@ -593,11 +593,7 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
             break
         if t.duration_ns and now_ns() - begin >= t.duration_ns:
             break
-        rc = p.poll(p, POLLIN, 100)
-        if rc < 0:
-            if rc == -EINTR:
-                continue
-            t.error = -rc
+        if wait_port(t, POLLIN, 100) < 0:
             break
         thead = tx.head
         for i in range(p.first_rx_ring, p.last_rx_ring + 1):
@@ -612,15 +608,7 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
                 rs = &r.slot[head]
                 ts = &tx.slot[thead]
                 L = rs.len
-                if zc:
-                    tmp = ts.buf_idx           # zero copy: swap buffers
-                    ts.buf_idx = rs.buf_idx
-                    rs.buf_idx = tmp
-                    rs.flags |= NS_BUF_CHANGED
-                else:
-                    memcpy(NETMAP_BUF(tx, ts.buf_idx), NETMAP_BUF(r, rs.buf_idx), L)
-                ts.flags = NS_BUF_CHANGED
-                ts.len = L
+                nm_move_slot(r, rs, tx, ts, zc)     # zero copy: a buffer swap
                 b = <uint8_t *>NETMAP_BUF(tx, ts.buf_idx) + t.vhdr
                 if L >= t.vhdr + 14:
                     memcpy(sw, b, 6)
