@@ -6,6 +6,7 @@ changes anything.  ``pktgen-nm`` prints these before it starts.
 from __future__ import annotations
 
 import os
+import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -221,3 +222,57 @@ def native_netmap(info: InterfaceInfo, module: NetmapModule | None = None) -> Fa
     return Fact("native", False, False,
                 f"{info.name}: driver {drv} has no native netmap support: emulated "
                 "('generic', much slower than native)")
+
+
+# -- XDP features (netlink, generic family "netdev", Linux >= 6.3) ----------------------
+XDP_ACT_BASIC, XDP_ACT_REDIRECT, XDP_ACT_NDO_XMIT, XDP_ACT_XSK_ZEROCOPY = 1, 2, 4, 8
+_NETLINK_GENERIC, _GENL_ID_CTRL, _CTRL_CMD_GETFAMILY = 16, 0x10, 3
+_CTRL_ATTR_FAMILY_ID, _CTRL_ATTR_FAMILY_NAME = 1, 2
+_NETDEV_CMD_DEV_GET, _NETDEV_A_DEV_IFINDEX, _NETDEV_A_DEV_XDP_FEATURES = 1, 1, 3
+_NLMSG_ERROR, _NLM_F_REQUEST = 2, 1
+
+
+def _nl_attrs(buf: bytes) -> dict[int, bytes]:
+    out, pos = {}, 0
+    while pos + 4 <= len(buf):
+        length, kind = struct.unpack_from("=HH", buf, pos)
+        if length < 4:
+            break
+        out[kind & 0x3FFF] = buf[pos + 4:pos + length]
+        pos += (length + 3) & ~3
+    return out
+
+
+def _genl_request(sock, family: int, cmd: int, attrs: bytes) -> dict[int, bytes]:
+    msg = struct.pack("=BBH", cmd, 1, 0) + attrs
+    sock.send(struct.pack("=IHHII", 16 + len(msg), family, _NLM_F_REQUEST, 1, 0) + msg)
+    data = sock.recv(65536)
+    length, kind = struct.unpack_from("=IH", data, 0)
+    if kind == _NLMSG_ERROR:
+        err = -struct.unpack_from("=i", data, 16)[0]
+        raise OSError(err, os.strerror(err))
+    return _nl_attrs(data[20:length])
+
+
+def _nl_attr(kind: int, payload: bytes) -> bytes:
+    raw = struct.pack("=HH", 4 + len(payload), kind) + payload
+    return raw + b"\0" * (-len(raw) % 4)
+
+
+def xdp_features(name: str) -> int | None:
+    """The interface's XDP feature bits (XDP_ACT_*) as the kernel reports them now, or
+    None where the kernel cannot say (before Linux 6.3)."""
+    import socket
+    try:
+        ifindex = socket.if_nametoindex(name)
+        with socket.socket(socket.AF_NETLINK, socket.SOCK_RAW, _NETLINK_GENERIC) as s:
+            s.settimeout(2.0)
+            fam = _genl_request(s, _GENL_ID_CTRL, _CTRL_CMD_GETFAMILY,
+                                _nl_attr(_CTRL_ATTR_FAMILY_NAME, b"netdev\0"))
+            family = struct.unpack("=H", fam[_CTRL_ATTR_FAMILY_ID][:2])[0]
+            dev = _genl_request(s, family, _NETDEV_CMD_DEV_GET,
+                                _nl_attr(_NETDEV_A_DEV_IFINDEX, struct.pack("=I", ifindex)))
+    except (OSError, KeyError, struct.error):
+        return None
+    raw = dev.get(_NETDEV_A_DEV_XDP_FEATURES)
+    return struct.unpack("=Q", raw[:8])[0] if raw and len(raw) >= 8 else None

@@ -104,6 +104,11 @@ cdef struct pg_ctx:
     char *cap_buf
     size_t cap_used, cap_size
     uint64_t cap_n, cap_max
+    # kernel engine (--engine kernel): BPF_PROG_RUN with live frames
+    int kprog_fd                    # > 0: this worker drives the kernel engine
+    uint32_t kifindex, kbatch, klen
+    uint64_t kcall_ns                 # how long one BPF_PROG_RUN call should take
+    uint64_t *kstate                # the program's map value: index, bytes
 
 
 cdef inline uint64_t now_ns(int clk=CLOCK_MONOTONIC) noexcept nogil:
@@ -638,11 +643,15 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
     t.end_ns = now_ns()
 
 
+include "_kernel.pxi"
+
+
 cdef class Worker:
     """One thread's loop.  Build it with the GIL, then call run() in a thread."""
     cdef pg_ctx c
     cdef Port port
     cdef bytes _tmpl
+    cdef KernelProgram kernel
 
     def __cinit__(self):
         memset(&self.c, 0, sizeof(pg_ctx))
@@ -651,13 +660,19 @@ cdef class Worker:
                  uint64_t limit=0, double duration=0, double rate=0, bint exit_on_idle=False,
                  uint64_t seed=0x9E3779B97F4A7C15, randomize=(False, False),
                  bint copy_always=False, bint rubbish=False, pcap_frames=None,
-                 uint64_t capture=0, uint64_t rtt_samples=1000000):
+                 uint64_t capture=0, uint64_t rtt_samples=1000000,
+                 KernelProgram kernel=None):
         if func not in FUNCTIONS:
             raise ValueError(f"unknown function {func!r}")
-        if port.closed:
-            raise ValueError("port is closed")
-        self.port = port
-        self.c.port = &port.c
+        if kernel is not None:          # no port: the kernel sends
+            if func not in ("tx", "txseq"):
+                raise ValueError("the kernel engine only sends (tx, txseq)")
+            self._set_kernel(kernel, burst)
+        elif port is None or port.closed:
+            raise ValueError("port is closed" if port is not None else "a port is needed")
+        else:
+            self.port = port
+            self.c.port = &port.c
         self.c.func = FUNCTIONS[func]
         self.c.burst = burst if burst else 1
         self.c.limit = limit
@@ -671,7 +686,7 @@ cdef class Worker:
             raise MemoryError()
         self.c.copy_always, self.c.rubbish = copy_always, rubbish
         self.c.cap_max = capture
-        if frame is not None:
+        if frame is not None and kernel is None:
             self._set_frame(frame, randomize)
         if pcap_frames:
             self._set_pcap(pcap_frames)
@@ -711,22 +726,19 @@ cdef class Worker:
         self.c.family, self.c.vhdr = frame.family, frame.vhdr
         self.c.ip_off, self.c.udp_off, self.c.payload_off = frame.ip_off, frame.udp_off, frame.payload_off
         self.c.ip_base, self.c.udp_base = frame.ip_base, frame.udp_base
-        fields = frame.fields()
+        fields = frame.plan_fields(randomize)
         self.c.nf = len(fields)
-        rand_src, rand_dst = randomize
-        for i, (off, width, lo, hi, in_ip) in enumerate(fields):
-            rnd = rand_src if i < 2 else rand_dst
-            if rnd and lo == hi:        # -z/-Z without a range: the whole space, as pkt-gen
-                lo, hi = 0, (0x7fffffff if width == 4 else 0xffff)
+        for i, (off, width, lo, hi, in_ip, rnd) in enumerate(fields):
             self.c.f[i].off, self.c.f[i].width = off, width
             self.c.f[i].lo, self.c.f[i].hi, self.c.f[i].cur = lo, hi, lo
-            self.c.f[i].random, self.c.f[i].in_ip = bool(rnd), bool(in_ip)
-        varies = any(lo != hi for (_, _, lo, hi, _) in fields) or any(randomize)
+            self.c.f[i].random, self.c.f[i].in_ip = rnd, in_ip
+        varies = any(lo != hi for (_, _, lo, hi, _, _) in fields) or any(randomize)
         self.c.vary = (varies or frame.min_len != frame.max_len
                        or self.c.func == F_TXSEQ or self.c.func == F_PING)
 
     def __dealloc__(self):
-        free(self.c.tmpl)
+        if self.c.kprog_fd == 0:        # with the kernel engine, tmpl is _tmpl's
+            free(self.c.tmpl)
         free(self.c.psum)
         free(self.c.seen)
         free(self.c.rtt_samples)
@@ -735,8 +747,29 @@ cdef class Worker:
         free(self.c.pcap_len)
         free(self.c.cap_buf)
 
+    cdef _set_kernel(self, KernelProgram kernel, uint32_t burst):
+        if kernel.prog_fd < 0:
+            raise ValueError("the kernel program is closed")
+        self.kernel = kernel
+        self.c.kprog_fd = kernel.prog_fd
+        self.c.kifindex = kernel.ifindex
+        self.c.kbatch = burst if burst <= 256 else 256  # the kernel's largest batch
+        self.c.kstate = kernel.state
+        self.c.kcall_ns = KGEN_CALL_PARKED_NS if kernel.parked else KGEN_CALL_UNPARKED_NS
+        self._tmpl = kernel.frame
+        self.c.tmpl = <char *>self._tmpl
+        self.c.klen = len(kernel.frame)
+        self.c.max_len = kernel.fixed_len     # 0: lengths vary, the program counts bytes
+
     def run(self):
         """The loop, without the GIL; returns when done, cancelled or failed."""
+        if self.c.kprog_fd > 0:
+            with nogil:
+                ktx_loop(&self.c)
+                self.c.done = 1
+            if self.c.error:
+                raise OSError(self.c.error, kgen_error(self.c.error))
+            return
         with nogil:
             if self.c.func == F_TX or self.c.func == F_TXSEQ:
                 tx_loop(&self.c)

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import errno
 import ipaddress
 import json
 import os
 import resource
 import signal
+import socket
 import sys
 import threading
 import time
@@ -29,6 +31,7 @@ PROG = "pktgen-nm"
 SENDERS = ("tx", "txseq")
 RECEIVERS = ("rx", "rxseq")
 DEFAULT_BURST = {"tx": 512, "rx": 512, "txseq": 512, "rxseq": 512, "ping": 1, "pong": 1}
+KERNEL_BATCH = 64
 VERB = {"tx": "Sent", "txseq": "Sent", "rx": "Received", "rxseq": "Received"}
 
 # -o bits (facts 3.2)
@@ -111,7 +114,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--pcap-count", metavar="N", type=_int, default=100000,
       help="rx: at most N packets in --pcap-out (default 100000)")
     a("--seed", metavar="N", type=_int, default=0, help="seed for -z/-Z and random sizes")
-    a("--engine", metavar="E", default="ring", help="ring (default) or kernel (not built yet)")
+    a("--engine", metavar="E", default="ring",
+      help="ring (default); kernel: the kernel generates (BPF_PROG_RUN live frames, "
+           "tx/txseq); auto: kernel where it can")
     a("--lab", action="store_true",
       help="run on a built-in lab: two namespaces joined by a veth pair (see README)")
     a("--lab-rx", metavar="ARGS", default="",
@@ -157,6 +162,7 @@ class Plan:
     rand_dst: bool
     wait: float
     pcap_frames: list[bytes] | None
+    engine: str = "ring"                # ring, kernel or auto (decided in run())
 
 
 def plan(opts: argparse.Namespace) -> Plan:
@@ -169,9 +175,8 @@ def plan(opts: argparse.Namespace) -> Plan:
         spec = PortSpec.parse(opts.i)
     except ValueError as e:
         raise UsageError(str(e)) from None
-    if opts.engine not in ("ring", "auto"):
-        raise UsageError(f"--engine {opts.engine}: only the ring engine is built in this version "
-                         "(the kernel engine is planned); use --engine ring")
+    if opts.engine not in ("ring", "kernel", "auto"):
+        raise UsageError(f"unknown --engine {opts.engine!r}: use ring, kernel or auto")
     for flag, what in ((opts.X, "-X (hex dump)"), (opts.I, "-I (indirect buffers)")):
         if flag:
             raise UsageError(f"{what} is not supported by {PROG} yet")
@@ -252,13 +257,35 @@ def plan(opts: argparse.Namespace) -> Plan:
     if opts.C:
         spec = _apply_conf(spec, opts.C)
     wait = opts.w if opts.w is not None else (0.0 if spec.is_vale or spec.backend == "loop" else 2.0)
-    return Plan(func=func, spec=spec, threads=opts.p, burst=burst, cpus=cpus, family=family,
-                max_len=max_len, min_len=min_len, src=src, dst=dst, dst_mac=dst_mac,
-                src_mac=src_mac, copy_always=bool(opts.o & (OPT_COPY | OPT_MEMCPY)),
-                rubbish=opts.r or bool(opts.o & OPT_RUBBISH),
-                rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
-                rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
-                pcap_frames=pcap_frames)
+    pl = Plan(func=func, spec=spec, threads=opts.p, burst=burst, cpus=cpus, family=family,
+              max_len=max_len, min_len=min_len, src=src, dst=dst, dst_mac=dst_mac,
+              src_mac=src_mac, copy_always=bool(opts.o & (OPT_COPY | OPT_MEMCPY)),
+              rubbish=opts.r or bool(opts.o & OPT_RUBBISH),
+              rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
+              rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
+              pcap_frames=pcap_frames, engine=opts.engine)
+    if opts.engine == "kernel":
+        why = kernel_unfit(pl)
+        if why:
+            raise UsageError(f"--engine kernel: {why}")
+    return pl
+
+
+def kernel_unfit(pl: Plan) -> str | None:
+    """Why the kernel engine cannot run this plan (None: it can)."""
+    spec = pl.spec
+    if pl.func not in SENDERS:
+        return f"it only sends (-f tx, txseq); -f {pl.func} needs --engine ring"
+    if pl.pcap_frames:
+        return "-P replays a pcap file through the rings; use --engine ring"
+    if pl.rubbish or pl.copy_always:
+        return "-r and -o 4/8/256 are about ring buffers; use --engine ring"
+    if spec.backend in ("netmap", "loop") or spec.is_vale or spec.ifname is None:
+        return (f"it sends on a Linux interface, not on {spec.text}; name the interface "
+                "alone (-i eth0)")
+    if spec.one_ring:
+        return f"it uses no rings; drop the ring suffix of {spec.text}"
+    return None
 
 
 def _apply_conf(spec: PortSpec, text: str) -> PortSpec:
@@ -363,22 +390,25 @@ class Run:
         self.errors: list[BaseException | None] = []
         self.stop = threading.Event()
 
-    def start(self, ports, frame, engine) -> None:
+    def start(self, ports, frame, engine, kernel=None) -> None:
         pl, opts = self.pl, self.opts
-        T = len(ports)
-        self.backend = ports[0].backend
+        T = len(ports) if kernel is None else pl.threads
+        self.backend = ports[0].backend if kernel is None else "kernel"
         self.ports = ports
-        for i, port in enumerate(ports):
+        # the kernel engine's batch: frames run before each flush to the driver; its
+        # default is the kernel's (64): larger batches overflow a veth peer's ring
+        kburst = min(opts.b or KERNEL_BATCH, 256)
+        for i, port in enumerate(ports if kernel is None else [None] * T):
             n_i = opts.n // T + (1 if i < opts.n % T else 0) if opts.n else 0
             if opts.n and n_i == 0:
                 n_i = -1  # nothing to do for this thread
             w = engine.Worker(
-                port, pl.func, frame=frame, burst=pl.burst, limit=max(n_i, 0),
+                port, pl.func, frame=frame, burst=pl.burst if kernel is None else kburst, limit=max(n_i, 0),
                 duration=opts.duration, rate=opts.R / T if opts.R else 0,
                 exit_on_idle=opts.W, seed=(opts.seed or time.monotonic_ns()) + i * 7919,
                 randomize=(pl.rand_src, pl.rand_dst), copy_always=pl.copy_always,
                 rubbish=pl.rubbish, pcap_frames=pl.pcap_frames,
-                capture=opts.pcap_count if opts.pcap_out else 0)
+                capture=opts.pcap_count if opts.pcap_out else 0, kernel=kernel)
             self.workers.append(w)
             self.tids.append(None)
             self.errors.append(None)
@@ -430,6 +460,29 @@ class Run:
         return sum(vals) if vals else None
 
 
+def choose_engine(pl: Plan, info: checks.InterfaceInfo | None) -> tuple[str, str]:
+    """(engine, why) for this run, with the interface checked for the kernel engine."""
+    if pl.engine == "ring":
+        return "ring", "the default (--engine kernel: the kernel generates)"
+    why = kernel_unfit(pl)
+    if why:                             # only --engine auto gets here
+        return "ring", f"auto: the kernel engine cannot run this ({why})"
+    name = info.name if info is not None else pl.spec.ifname
+    feats = checks.xdp_features(name)
+    if feats is not None and not feats & checks.XDP_ACT_NDO_XMIT:
+        veth = info is not None and info.driver == "veth"
+        fix = (f"{name} is a veth whose peer has neither an XDP program nor GRO: load one "
+               "on the peer (e.g. pktgen-nm -f rx -i xdp:PEER there) or run "
+               "'ethtool -K PEER gro on'" if veth else
+               f"the driver of {name} cannot transmit XDP frames (no ndo_xdp_xmit)")
+        if pl.engine == "kernel":
+            raise UsageError(f"--engine kernel: {fix}; or use --engine ring")
+        return "ring", f"auto: {fix}"
+    return "kernel", ("BPF_PROG_RUN with live frames" +
+                      ("" if feats is not None else
+                       " (this kernel does not report XDP features: unchecked)"))
+
+
 def run(opts) -> int:
     pl = plan(opts)
     from . import _engine
@@ -443,9 +496,20 @@ def run(opts) -> int:
     say = (lambda s: None) if json_out else (lambda s: (out.write(s + "\n"), out.flush()))
 
     module = checks.netmap_module()
+    engine, why = choose_engine(pl, info)
+    if engine == "kernel":
+        kernel = open_kernel(pl, info, opts)
+        try:
+            _banner(opts, pl, info, module)
+            return _run_ports(opts, pl, [], info, module, normalize, json_out, say, _engine,
+                              kernel=(kernel, why))
+        finally:
+            kernel.close()
     ports = open_ports(pl)
     try:
         _banner(opts, pl, info, module)
+        if pl.engine == "auto":
+            log(f"engine ring: {why}")
         return _run_ports(opts, pl, ports, info, module, normalize, json_out, say, _engine)
     finally:
         for p in ports:
@@ -453,6 +517,29 @@ def run(opts) -> int:
                 p.close()
             except BufferError:
                 pass
+
+
+def open_kernel(pl: Plan, info, opts):
+    """The kernel engine's program for this run (one, shared by the threads)."""
+    from . import _engine
+    frame = _frame(pl, info)
+    try:
+        return _engine.KernelProgram(frame, socket.if_nametoindex(info.name),
+                                     randomize=(pl.rand_src, pl.rand_dst),
+                                     seq=pl.func == "txseq", park=True)
+    except OSError as e:
+        if e.errno == errno.EPERM:
+            raise UsageError("--engine kernel: no permission for bpf(); run as root "
+                             "(CAP_BPF and CAP_NET_ADMIN)") from None
+        raise UsageError(f"--engine kernel: {e.strerror}") from None
+
+
+def _frame(pl: Plan, info):
+    src_mac = pl.src_mac
+    if src_mac is None:
+        src_mac = P.parse_mac(info.mac) if info is not None and info.mac else b"\0" * 6
+    return P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family, src=pl.src,
+                         dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac)
 
 
 def _banner(opts, pl, info, module) -> None:
@@ -476,31 +563,35 @@ def _banner(opts, pl, info, module) -> None:
             log(f.sentence)
 
 
-def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine) -> int:
-    port0 = ports[0]
-    backend_line = f"backend {port0.backend}: {port0.backend_reason}"
-    if port0.backend == "packet":
-        backend_line += " (AF_PACKET rings: one copy per packet)"
-    if port0.backend == "netmap" and info is not None:
-        backend_line += "; " + checks.native_netmap(info, module).sentence
-    log(backend_line)
-    T = len(ports)
-    if pl.func in SENDERS:
-        q = port0.num_tx_rings + port0.num_host_tx_rings
-        say(f"Sending on {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
-    elif pl.func in RECEIVERS:
-        q = port0.num_rx_rings + port0.num_host_rx_rings
-        say(f"Receiving from {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
+def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
+               kernel=None) -> int:
+    if kernel is not None:
+        prog, why = kernel
+        T = pl.threads
+        parked = (f"parked on {info.name}" if prog.parked else
+                  f"not parked ({prog.park_error}): each system call costs ~25 ms more")
+        log(f"engine kernel: {why}; XDP program of {prog.instructions} instructions, {parked}")
+        say(f"Sending on {opts.i}: kernel engine, {T} threads and {pl.cpus} cpus.")
     else:
-        q = port0.num_tx_rings + port0.num_host_tx_rings
-        say(f"Working on {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
+        port0 = ports[0]
+        T = len(ports)
+        backend_line = f"backend {port0.backend}: {port0.backend_reason}"
+        if port0.backend == "packet":
+            backend_line += " (AF_PACKET rings: one copy per packet)"
+        if port0.backend == "netmap" and info is not None:
+            backend_line += "; " + checks.native_netmap(info, module).sentence
+        log(backend_line)
+        if pl.func in SENDERS:
+            verb, q = "Sending on", port0.num_tx_rings + port0.num_host_tx_rings
+        elif pl.func in RECEIVERS:
+            verb, q = "Receiving from", port0.num_rx_rings + port0.num_host_rx_rings
+        else:
+            verb, q = "Working on", port0.num_tx_rings + port0.num_host_tx_rings
+        say(f"{verb} {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
     frame = None
     if pl.func in SENDERS + ("ping",):
-        src_mac = pl.src_mac
-        if src_mac is None:
-            src_mac = P.parse_mac(info.mac) if info is not None and info.mac else b"\0" * 6
-        frame = P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family, src=pl.src,
-                              dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac)
+        frame = _frame(pl, info)
+        src_mac = frame.data[6:12]
         if pl.pcap_frames:
             say(f"replaying {len(pl.pcap_frames)} packets from {opts.P}")
         else:
@@ -509,12 +600,13 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine) 
                                    ("prefetch", opts.o & OPT_PREFETCH)) if on]
         if special:
             say("--- SPECIAL OPTIONS: " + " ".join(special))
+        burst = pl.burst if kernel is None else min(opts.b or KERNEL_BATCH, 256)
         if opts.R:
             per = opts.R / T
-            b = max(1, min(pl.burst, int(per // 300)))
+            b = max(1, min(burst, int(per // 300)))
             log(f"Sending {b} packets every  {b / per:.9f} s")
         else:
-            log(f"Sending {pl.burst} packets every  0.000000000 s")
+            log(f"Sending {burst} packets every  0.000000000 s")
     wait_carrier(info, pl.wait)
     log("Ready...")
 
@@ -525,7 +617,7 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine) 
     interrupted = False
     prev_sig = _install_sigterm()
     try:
-        run.start(ports, frame, engine)
+        run.start(ports, frame, engine, kernel=kernel[0] if kernel else None)
         last = time.monotonic()
         prev = (0, 0, 0)
         wprev = dict(wire0)

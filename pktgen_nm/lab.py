@@ -151,6 +151,26 @@ class VethLab:
     def popen(self, side: str, argv: list[str], **kw) -> subprocess.Popen:
         return subprocess.Popen(self.cmd(side, argv), **kw)
 
+    def xdp_sink(self, side: str, dev: str) -> subprocess.Popen:
+        """A process in `side` holding an XDP program on `dev` that drops everything
+        (the receiver of kernel-engine runs: the interface counts what arrives, and a
+        veth peer with an XDP program accepts XDP frames).  Stop it with .terminate()."""
+        import sys
+        code = ("import signal, socket, sys; from pktgen_nm import _engine, bpf; "
+                f"a = _engine.XdpAttachment(bpf.drop_program(), socket.if_nametoindex({dev!r})); "
+                "print(a.mode, flush=True); signal.signal(signal.SIGTERM, lambda *x: sys.exit(0)); "
+                "signal.pause()")
+        env = dict(os.environ)
+        root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+        env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+        p = self.popen(side, [sys.executable, "-c", code], stdout=subprocess.PIPE, text=True,
+                       env=env)
+        if not p.stdout.readline().strip():
+            p.kill()
+            p.wait()
+            raise LabError(f"could not attach the XDP sink to {dev}")
+        return p
+
     def close(self) -> None:
         for ns in reversed(self.made):
             _ip("netns", "del", ns, check=False)

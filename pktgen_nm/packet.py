@@ -229,6 +229,18 @@ class Frame:
                 out.append((addr_off + 2 * r.group, 2, r.lo, r.hi, False))
         return [out[0], out[1], out[2], out[3]]
 
+    def plan_fields(self, randomize: tuple[bool, bool] = (False, False)):
+        """fields() with what -z/-Z make of them: (off, width, lo, hi, in_ip, random).
+
+        A random field without a range covers its whole space, as in pkt-gen."""
+        out = []
+        for i, (off, width, lo, hi, in_ip) in enumerate(self.fields()):
+            rnd = bool(randomize[0] if i < 2 else randomize[1])
+            if rnd and lo == hi:
+                lo, hi = 0, (0x7FFFFFFF if width == 4 else 0xFFFF)
+            out.append((off, width, lo, hi, bool(in_ip), rnd))
+        return out
+
     def _addr_off(self, src: bool) -> int:
         if self.family == 4:
             return self.ip_off + (12 if src else 16)

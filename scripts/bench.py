@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
 
-    scripts/bench.py [--secs 4] [--rounds 3] [--only tx,rx,ping,loop]
+    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,ping,bridge,kernel]
 
 TX: pktgen-nm (one thread, pinned to CPU 0, 60-byte frames) on each backend, next
 to trafgen (netsniff-ng; PACKET_MMAP TX ring, qdisc bypass) in the same run,
@@ -9,6 +9,10 @@ interleaved A B A B; packets counted by the sender's interface counter; frames g
 to a foreign destination MAC, so the peer drops them early (shared/BENCH.md).
 RX: the same offered load (pktgen-nm xdp sender) into pktgen-nm rx on each
 backend and into netsniff-ng; what each receiver counted.
+kernel: the kernel engine (--engine kernel) next to xdp-trafficgen (xdp-tools) and the
+ring engine on its fastest backend (xdp:), into an XDP program on the peer that
+drops everything; counted by the peer's interface over a window that excludes
+start-up.
 ping/pong: round trips per second and percentiles.  loop: the engine's own cost
 (no kernel at all), user CPU nanoseconds per packet.
 Medians are printed with the ratio to the peer; every figure is from this run.
@@ -149,6 +153,61 @@ def run_forward(lab3, how, secs):
     return got / secs
 
 
+def shim() -> str | None:
+    """Debian 12's xdp-tools need an LD_PRELOAD shim on kernels >= 6.15 (see
+    ../shared/lab/xdp-tools-shim.c, or XDP_TOOLS_SHIM_SRC)."""
+    src = os.environ.get("XDP_TOOLS_SHIM_SRC",
+                         os.path.join(ROOT, "..", "shared", "lab", "xdp-tools-shim.c"))
+    out = "/tmp/nm-xdp-tools-shim.so"
+    if os.path.exists(out):
+        return out
+    if not os.path.exists(src):
+        return None
+    r = subprocess.run(["gcc", "-O2", "-shared", "-fPIC", "-o", out, src, "-ldl"],
+                       capture_output=True)
+    return out if r.returncode == 0 else None
+
+
+def windowed(lab, argv, secs, env=None):
+    """Start a sender in A, count what B's interface receives over `secs` once it
+    runs, stop it: pps."""
+    p = subprocess.Popen(lab.cmd("A", argv), stdout=subprocess.DEVNULL,
+                         stderr=subprocess.DEVNULL, env=env or ENV)
+    try:
+        time.sleep(1.0)
+        c0 = lab.counters("B", lab.dev_b)["rx_packets"]
+        time.sleep(secs)
+        c1 = lab.counters("B", lab.dev_b)["rx_packets"]
+    finally:
+        p.send_signal(2)
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+    return (c1 - c0) / secs
+
+
+def run_kernel(lab, who, secs):
+    dst = lab.mac("B", lab.dev_b)
+    if who == "xdp-trafficgen":
+        src = lab.mac("A", lab.dev_a)
+        so = shim()
+        cmd = ("mountpoint -q /sys/fs/bpf || mount -t bpf bpf /sys/fs/bpf; "
+               f"exec taskset -c 0 xdp-trafficgen udp -m {dst} -M {src} -a fd77::2 -A fd77::1 "
+               f"-p 9 -P 1234 -t 1 {lab.dev_a}")
+        env = dict(os.environ, LD_PRELOAD=so) if so else None
+        return windowed(lab, ["sh", "-c", cmd], secs, env=env)
+    long = str(secs + 30)
+    if who == "kernel":
+        return windowed(lab, ["taskset", "-c", "0"] + PKTGEN + [
+            "-i", lab.dev_a, "-f", "tx", "-l", "60", "-D", dst, "-w", "0", "--engine", "kernel",
+            "--duration", long], secs)
+    return windowed(lab, ["taskset", "-c", "0"] + PKTGEN + [
+        "-i", f"xdp:{lab.dev_a}-0", "-f", "tx", "-l", "60", "-D", dst, "-w", "0",
+        "--duration", long], secs)
+
+
 def med(xs):
     xs = [x for x in xs if x is not None]
     return statistics.median(xs) if xs else float("nan")
@@ -158,7 +217,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--secs", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", default="loop,tx,rx,ping,bridge")
+    ap.add_argument("--only", default="loop,tx,rx,ping,bridge,kernel")
     a = ap.parse_args()
     if os.geteuid() != 0:
         print("bench: needs root (network namespaces)", file=sys.stderr)
@@ -222,6 +281,32 @@ def main() -> int:
                     print(f"| pktgen-nm -i {b}: {what} | {med([r[0] for r in res]) / 1e3:.0f} k | "
                           f"{med([r[1] for r in res]) / 1e3:.0f} | "
                           f"{med([r[2] for r in res]) / 1e3:.0f} |")
+    if "kernel" in want:
+        with VethLab(tag="bk") as lab:
+            lab.wait_carrier()
+            sink = lab.xdp_sink("B", lab.dev_b)
+            try:
+                who = (["xdp-trafficgen"] if shutil.which("xdp-trafficgen") else []) + \
+                    ["kernel", "ring"]
+                rows = {w: [] for w in who}
+                for _ in range(a.rounds):
+                    for w in who:
+                        rows[w].append(run_kernel(lab, w, a.secs))
+            finally:
+                sink.terminate()
+                sink.wait()
+            names = {"xdp-trafficgen": "xdp-trafficgen (xdp-tools, 64-byte IPv6/UDP)",
+                     "kernel": "pktgen-nm --engine kernel -l 60",
+                     "ring": "pktgen-nm -i xdp: (ring engine) -l 60"}
+            k = med(rows["kernel"])
+            print("| TX, one CPU, into an XDP drop on the peer | kpps received | "
+                  "kernel engine vs this |")
+            print("|---|---|---|")
+            for w in who:
+                v = med(rows[w])
+                print(f"| {names[w]} | {v / 1e3:.0f} | {k / v:.2f} |" if v else
+                      f"| {names[w]} | 0 (did not run) | - |")
+            print()
     if "bridge" in want:
         with VethLab(tag="bb", three=True) as lab3:
             lab3.wait_carrier()
