@@ -16,6 +16,7 @@
 
 cdef enum:
     PKT_MAX_RINGS = 64
+    PKT_TX_SNDBUF = 16 << 20       # bytes of TX skbs in flight (SO_SNDBUFFORCE)
 
 cdef struct pkt_ring:
     int fd
@@ -266,6 +267,10 @@ cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_fr
     if _setopt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2) < 0:
         return -errno
     _setopt(s.fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1)      # best effort, as trafgen
+    # room for a whole ring of packets in flight: with the default send buffer (about
+    # 200 KiB, some 270 small frames) send() stops early and must be called again
+    if _setopt(s.fd, SOL_SOCKET, SO_SNDBUFFORCE, PKT_TX_SNDBUF) < 0:
+        _setopt(s.fd, SOL_SOCKET, SO_SNDBUF, PKT_TX_SNDBUF)
     s.data_off = TPACKET2_HDRLEN - sizeof(sockaddr_ll)
     s.frame_size = _pow2_at_least(max_frame + s.data_off)
     if s.frame_size < 2048:

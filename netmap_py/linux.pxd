@@ -13,7 +13,7 @@ cdef extern from "<sys/socket.h>" nogil:
     int setsockopt(int fd, int level, int name, const void *val, socklen_t len)
     int getsockopt(int fd, int level, int name, void *val, socklen_t *len)
     ssize_t send(int fd, const void *buf, size_t n, int flags)
-    int AF_PACKET, SOCK_RAW, SOL_SOCKET, SO_SNDBUF, SO_RCVBUF, MSG_DONTWAIT
+    int AF_PACKET, SOCK_RAW, SOL_SOCKET, SO_SNDBUF, SO_SNDBUFFORCE, SO_RCVBUF, MSG_DONTWAIT
     int SOL_PACKET
 
 cdef extern from "<arpa/inet.h>" nogil:
