@@ -467,6 +467,13 @@ def choose_engine(pl: Plan, info: checks.InterfaceInfo | None) -> tuple[str, str
     why = kernel_unfit(pl)
     if why:                             # only --engine auto gets here
         return "ring", f"auto: the kernel engine cannot run this ({why})"
+    release = kernel_release()
+    if release < (5, 18):
+        fix = (f"Linux {os.uname().release} has no BPF_PROG_RUN with live frames (5.18 and "
+               "newer have it)")
+        if pl.engine == "kernel":
+            raise UsageError(f"--engine kernel: {fix}; use --engine ring")
+        return "ring", f"auto: {fix}"
     name = info.name if info is not None else pl.spec.ifname
     feats = checks.xdp_features(name)
     if feats is not None and not feats & checks.XDP_ACT_NDO_XMIT:
@@ -481,6 +488,13 @@ def choose_engine(pl: Plan, info: checks.InterfaceInfo | None) -> tuple[str, str
     return "kernel", ("BPF_PROG_RUN with live frames" +
                       ("" if feats is not None else
                        " (this kernel does not report XDP features: unchecked)"))
+
+
+def kernel_release() -> tuple[int, int]:
+    """The running kernel's (major, minor)."""
+    import re
+    m = re.match(r"(\d+)\.(\d+)", os.uname().release)
+    return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
 
 def run(opts) -> int:

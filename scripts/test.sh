@@ -9,6 +9,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 .venv/bin/python scripts/gen_constants.py --check
 .venv/bin/python scripts/flags_table.py --check
+echo "test: lint (ruff, cython-lint)"
+.venv/bin/ruff check -q .
+.venv/bin/cython-lint netmap_py/*.pyx netmap_py/*.pxd netmap_py/*.pxi pktgen_nm/*.pyx pktgen_nm/*.pxi
 if [ $# -eq 0 ] && [ "${NETMAP_PY_SKIP_DEBUG:-0}" != 1 ]; then
   dbg=$(mktemp -d)
   trap 'rm -rf "$dbg"' EXIT

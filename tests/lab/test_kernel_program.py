@@ -27,7 +27,7 @@ def values_in(frame, data):
 
 def expected_odometer(frame, index, randomize=(False, False)):
     vals = {}
-    for (off, width, lo, hi, in_ip, rnd), key in zip(frame.plan_fields(randomize), KEYS):
+    for (_off, _width, lo, hi, _in_ip, rnd), key in zip(frame.plan_fields(randomize), KEYS):
         if rnd:
             continue
         span = hi - lo + 1
