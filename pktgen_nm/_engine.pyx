@@ -238,6 +238,8 @@ cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noe
                     t.seq += 1
         slot.flags = 0
         slot.len = L
+        if t.cap_max:                   # -X: what is sent
+            capture(t, buf, L, r.ringid, head, slot)
         nbytes += L
         last = head
         head = nm_ring_next(r, head)
@@ -379,9 +381,16 @@ cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogi
     t.seen[(d >> 3) & (SEEN_BITS // 8 - 1)] &= <uint8_t>~(1 << (d & 7))
 
 
-cdef void capture(pg_ctx *t, const char *data, uint32_t L) noexcept nogil:
-    """Keep a copy of a received frame for --pcap-out (the first cap_max only)."""
-    cdef size_t need = 12 + L, size
+cdef enum:
+    CAP_HDR = 24                    # [u32 len][u64 ns][u16 ring][u16 flags][u32 slot][u32 buf]
+
+
+cdef void capture(pg_ctx *t, const char *data, uint32_t L, int ring, uint32_t slot_i,
+                  const netmap_slot *slot) noexcept nogil:
+    """Keep a copy of a frame and where it was, for --pcap-out and -X (the first
+    cap_max only)."""
+    cdef size_t need = CAP_HDR + L, size
+    cdef uint16_t ring16 = <uint16_t>ring, flags16 = slot.flags
     cdef char *nb
     cdef uint64_t ts
     if t.cap_n >= t.cap_max:
@@ -398,7 +407,11 @@ cdef void capture(pg_ctx *t, const char *data, uint32_t L) noexcept nogil:
     ts = now_ns(CLOCK_REALTIME)
     memcpy(t.cap_buf + t.cap_used, &L, 4)
     memcpy(t.cap_buf + t.cap_used + 4, &ts, 8)
-    memcpy(t.cap_buf + t.cap_used + 12, data, L)
+    memcpy(t.cap_buf + t.cap_used + 12, &ring16, 2)
+    memcpy(t.cap_buf + t.cap_used + 14, &flags16, 2)
+    memcpy(t.cap_buf + t.cap_used + 16, &slot_i, 4)
+    memcpy(t.cap_buf + t.cap_used + 20, &slot.buf_idx, 4)
+    memcpy(t.cap_buf + t.cap_used + CAP_HDR, data, L)
     t.cap_used += need
     t.cap_n += 1
 
@@ -458,7 +471,7 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
                     if check:
                         seq_check(t, NETMAP_BUF(r, slot.buf_idx), slot.len)
                 if t.cap_max:
-                    capture(t, NETMAP_BUF(r, slot.buf_idx), slot.len)
+                    capture(t, NETMAP_BUF(r, slot.buf_idx), slot.len, i, head, slot)
                 head = nm_ring_next(r, head)
                 if t.limit and t.pkts + npkts >= t.limit and not (slot.flags & NS_MOREFRAG):
                     break
@@ -821,15 +834,26 @@ cdef class Worker:
 
     def captured(self):
         """Frames kept for --pcap-out: a list of (unix time ns, bytes)."""
+        return [(ts, data) for ts, _, _, _, _, data in self.captured_slots()]
+
+    def captured_slots(self):
+        """Frames kept for --pcap-out and -X, with where they were: a list of
+        (unix time ns, ring, slot, buffer index, slot flags, bytes)."""
         out = []
         cdef size_t pos = 0
-        cdef uint32_t L
+        cdef uint32_t L, slot_i, buf
+        cdef uint16_t ring, flags
         cdef uint64_t ts
         while pos < self.c.cap_used:
             memcpy(&L, self.c.cap_buf + pos, 4)
             memcpy(&ts, self.c.cap_buf + pos + 4, 8)
-            out.append((ts, self.c.cap_buf[pos + 12:pos + 12 + L]))
-            pos += 12 + L
+            memcpy(&ring, self.c.cap_buf + pos + 12, 2)
+            memcpy(&flags, self.c.cap_buf + pos + 14, 2)
+            memcpy(&slot_i, self.c.cap_buf + pos + 16, 4)
+            memcpy(&buf, self.c.cap_buf + pos + 20, 4)
+            out.append((ts, ring, slot_i, buf, flags,
+                        self.c.cap_buf[pos + CAP_HDR:pos + CAP_HDR + L]))
+            pos += CAP_HDR + L
         return out
 
     def rtt_interval(self):

@@ -25,13 +25,14 @@ from netmap_py import constants as C
 from netmap_py.portspec import PortSpec
 
 from . import packet as P
-from .report import Interval, Reporter, log, rtt_lines, summary
+from .report import Interval, Reporter, dump_lines, log, rtt_lines, summary
 
 PROG = "pktgen-nm"
 SENDERS = ("tx", "txseq")
 RECEIVERS = ("rx", "rxseq")
 DEFAULT_BURST = {"tx": 512, "rx": 512, "txseq": 512, "rxseq": 512, "ping": 1, "pong": 1}
 KERNEL_BATCH = 64
+DUMP_MAX = 1000  # -X: packets dumped per thread
 VERB = {"tx": "Sent", "txseq": "Sent", "rx": "Received", "rxseq": "Received"}
 
 # -o bits (facts 3.2)
@@ -91,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
     a("-W", action="store_true", help="rx: exit after 1 s without packets")
     a("-R", metavar="PPS", type=_float, default=0,
       help="total packet rate across all threads (default 0: no limit)")
-    a("-X", action="store_true", help="hex-dump packets (not supported yet)")
+    a("-X", action="store_true", help="hex-dump the packets sent or received (the first 1000)")
     a("-H", metavar="LEN", type=_int, default=0, help="virtio-net header length 0, 10 or 12")
     a("-P", metavar="PCAP", help="replay every packet of a pcap file, in order, looping")
     a("-z", action="store_true", help="random source address and port on every packet")
@@ -163,6 +164,7 @@ class Plan:
     wait: float
     pcap_frames: list[bytes] | None
     engine: str = "ring"                # ring, kernel or auto (decided in run())
+    dump: bool = False                  # -X / -o 64: hex dump of the first DUMP_MAX packets
 
 
 def plan(opts: argparse.Namespace) -> Plan:
@@ -177,9 +179,8 @@ def plan(opts: argparse.Namespace) -> Plan:
         raise UsageError(str(e)) from None
     if opts.engine not in ("ring", "kernel", "auto"):
         raise UsageError(f"unknown --engine {opts.engine!r}: use ring, kernel or auto")
-    for flag, what in ((opts.X, "-X (hex dump)"), (opts.I, "-I (indirect buffers)")):
-        if flag:
-            raise UsageError(f"{what} is not supported by {PROG} yet")
+    if opts.I:
+        raise UsageError(f"-I (indirect buffers) is not supported by {PROG} yet")
     if opts.F != 1 or opts.M:
         if not 1 <= opts.F <= 63:
             raise UsageError(f"bad -F {opts.F}: fragments per packet must be 1..63")
@@ -190,8 +191,11 @@ def plan(opts: argparse.Namespace) -> Plan:
         raise UsageError("-H (virtio-net headers) is not supported by pktgen-nm yet")
     if opts.o & ~OPT_KNOWN:
         raise UsageError(f"bad -o {opts.o}: unknown bits {opts.o & ~OPT_KNOWN:#x}")
-    if opts.o & (OPT_INDIRECT | OPT_DUMP):
-        raise UsageError("-o 32 (indirect) and -o 64 (dump) are not supported by pktgen-nm yet")
+    if opts.o & OPT_INDIRECT:
+        raise UsageError("-o 32 (indirect buffers) is not supported by pktgen-nm yet")
+    dump = opts.X or bool(opts.o & OPT_DUMP)
+    if dump and func in ("ping", "pong"):
+        raise UsageError(f"-X dumps what tx, txseq, rx and rxseq move; not -f {func}")
     if opts.ipv4 and opts.ipv6:
         raise UsageError("-4 and -6 exclude each other")
     family = 6 if opts.ipv6 else 4
@@ -263,7 +267,7 @@ def plan(opts: argparse.Namespace) -> Plan:
               rubbish=opts.r or bool(opts.o & OPT_RUBBISH),
               rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
               rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
-              pcap_frames=pcap_frames, engine=opts.engine)
+              pcap_frames=pcap_frames, engine=opts.engine, dump=dump)
     if opts.engine == "kernel":
         why = kernel_unfit(pl)
         if why:
@@ -278,8 +282,8 @@ def kernel_unfit(pl: Plan) -> str | None:
         return f"it only sends (-f tx, txseq); -f {pl.func} needs --engine ring"
     if pl.pcap_frames:
         return "-P replays a pcap file through the rings; use --engine ring"
-    if pl.rubbish or pl.copy_always:
-        return "-r and -o 4/8/256 are about ring buffers; use --engine ring"
+    if pl.rubbish or pl.copy_always or pl.dump:
+        return "-r, -X and -o 4/8/64/256 are about ring buffers; use --engine ring"
     if spec.backend in ("netmap", "loop") or spec.is_vale or spec.ifname is None:
         return (f"it sends on a Linux interface, not on {spec.text}; name the interface "
                 "alone (-i eth0)")
@@ -408,7 +412,8 @@ class Run:
                 exit_on_idle=opts.W, seed=(opts.seed or time.monotonic_ns()) + i * 7919,
                 randomize=(pl.rand_src, pl.rand_dst), copy_always=pl.copy_always,
                 rubbish=pl.rubbish, pcap_frames=pl.pcap_frames,
-                capture=opts.pcap_count if opts.pcap_out else 0, kernel=kernel)
+                capture=max(opts.pcap_count if opts.pcap_out else 0,
+                            DUMP_MAX if pl.dump else 0), kernel=kernel)
             self.workers.append(w)
             self.tids.append(None)
             self.errors.append(None)
@@ -686,6 +691,15 @@ def norm_pps(n: int, secs: float, normalize: bool) -> str:
 
 def _final(opts, pl, run, info, wire0, normalize, json_out, say, interrupted) -> int:
     pkts, nbytes, events = run.totals()
+    if pl.dump and not json_out:
+        shown = 0
+        for w in run.workers:
+            for _, ring, slot, buf, flags, data in w.captured_slots()[:DUMP_MAX]:
+                for line in dump_lines(ring, slot, buf, flags, data):
+                    say(line)
+                shown += 1
+        if shown < pkts:
+            say(f"(-X: dumped the first {shown} of {pkts} packets)")
     starts = [w.start_ns for w in run.workers if w.started]
     ends = [w.end_ns for w in run.workers if w.started]
     seconds = (max(ends) - min(starts)) / 1e9 if starts and ends else 0.0

@@ -139,3 +139,15 @@ def rtt_lines(rtt: dict, sent: int) -> tuple[list[str], dict]:
             lines.append(f"  {1 << i:>12} .. {(1 << (i + 1)) - 1:<12} {hist[i]:>10} {bar}")
         out["hist"] = {str(1 << i): hist[i] for i in used}
     return lines, out
+
+
+def dump_lines(ring: int, slot: int, buf: int, flags: int, data: bytes) -> list[str]:
+    """pkt-gen's -X dump of one slot: a header, then 16 bytes a line with the
+    printable characters from column 55."""
+    lines = [f"ring {ring} cur {slot:5d} [buf {buf:6d} flags 0x{flags:04x} len {len(data):5d}]"]
+    for off in range(0, len(data), 16):
+        chunk = data[off:off + 16]
+        hexes = "".join(f"{b:02x} " for b in chunk)
+        text = "".join(chr(b) if 32 <= b < 127 else "." for b in chunk)
+        lines.append(f"{off:5d}: {hexes:<48}{text}")
+    return lines

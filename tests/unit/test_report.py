@@ -46,3 +46,23 @@ def test_percentiles_and_rtt_lines():
     assert lines[0] == "RTT over 4 packets: min 100 av 200 ns"
     assert d["p50_ns"] == 200 and d["lost"] == 1 and d["max_ns"] == 300
     assert rtt_lines({"count": 0, "samples": []}, 5)[0] == ["RTT over 5 packets: no reply"]
+
+
+def test_dump_lines_pkt_gen_format():
+    from pktgen_nm.report import dump_lines
+    data = bytes(range(30, 50))
+    lines = dump_lines(1, 7, 1234, 0x4, data)
+    assert lines[0] == "ring 1 cur     7 [buf   1234 flags 0x0004 len    20]"
+    assert lines[1].startswith("    0: 1e 1f 20 21 ") and lines[1][55:] == ".. !\"#$%&'()*+,-"
+    assert lines[2][:7] == "   16: " and lines[2][55:] == "./01" and len(lines) == 3
+
+
+def test_dump_of_sent_packets(capsys):
+    from pktgen_nm import cli
+    assert cli.main(["-i", "loop:x", "-f", "tx", "-n", "3", "-X", "-s", "10.0.0.1-10.0.0.3"]) == 0
+    out = capsys.readouterr().out
+    heads = [line for line in out.splitlines() if line.startswith("ring 0 cur")]
+    assert len(heads) == 3 and "len    60]" in heads[0]
+    # the dump shows each packet as sent: the source address steps
+    rows = [line for line in out.splitlines() if line.startswith("   16: ")]
+    assert [r[7:7 + 48].split()[13] for r in rows] == ["01", "02", "03"]
