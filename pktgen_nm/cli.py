@@ -394,7 +394,7 @@ class Run:
         self.errors: list[BaseException | None] = []
         self.stop = threading.Event()
 
-    def start(self, ports, frame, engine, kernel=None) -> None:
+    def start(self, ports, frames, engine, kernel=None) -> None:
         pl, opts = self.pl, self.opts
         T = len(ports) if kernel is None else pl.threads
         self.backend = ports[0].backend if kernel is None else "kernel"
@@ -407,7 +407,8 @@ class Run:
             if opts.n and n_i == 0:
                 n_i = -1  # nothing to do for this thread
             w = engine.Worker(
-                port, pl.func, frame=frame, burst=pl.burst if kernel is None else kburst, limit=max(n_i, 0),
+                port, pl.func, frame=frames[i], burst=pl.burst if kernel is None else kburst,
+                limit=max(n_i, 0),
                 duration=opts.duration, rate=opts.R / T if opts.R else 0,
                 exit_on_idle=opts.W, seed=(opts.seed or time.monotonic_ns()) + i * 7919,
                 randomize=(pl.rand_src, pl.rand_dst), copy_always=pl.copy_always,
@@ -553,12 +554,27 @@ def open_kernel(pl: Plan, info, opts):
         raise UsageError(f"--engine kernel: {e.strerror}") from None
 
 
-def _frame(pl: Plan, info):
+def _frame(pl: Plan, info, src: P.Range | None = None):
     src_mac = pl.src_mac
     if src_mac is None:
         src_mac = P.parse_mac(info.mac) if info is not None and info.mac else b"\0" * 6
-    return P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family, src=pl.src,
-                         dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac)
+    return P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family,
+                         src=src or pl.src, dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac)
+
+
+def thread_flows(opts, pl: Plan, info, frame, threads: int) -> list:
+    """The frame of each thread.  pkt-gen's threads all send the same single flow,
+    which a receiver's RSS hashes to one queue; with -p N and no -s, thread i sends
+    from source port P + i instead, so the flows spread over the receiver's queues."""
+    src = pl.src
+    if (threads == 1 or frame is None or opts.s is not None or pl.pcap_frames
+            or pl.rand_src or src.varies):
+        return [frame] * threads
+    ports = [(src.port_lo + i) % 65536 for i in range(threads)]
+    log(f"flows: thread i sends from source port {ports[0]} + i ({ports[0]}..{ports[-1]}) so "
+        "that RSS spreads them over the receiver's queues; -s sets the source yourself")
+    return [frame] + [_frame(pl, info, dataclasses.replace(src, port_lo=p, port_hi=p))
+                      for p in ports[1:]]
 
 
 def _banner(opts, pl, info, module) -> None:
@@ -636,7 +652,8 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
     interrupted = False
     prev_sig = _install_sigterm()
     try:
-        run.start(ports, frame, engine, kernel=kernel[0] if kernel else None)
+        frames = thread_flows(opts, pl, info, frame, T) if kernel is None else [frame] * T
+        run.start(ports, frames, engine, kernel=kernel[0] if kernel else None)
         last = time.monotonic()
         prev = (0, 0, 0)
         wprev = dict(wire0)
