@@ -187,3 +187,12 @@ def drop_program() -> bytes:
     a.mov(R0, XDP_DROP, imm=True)
     a.exit()
     return a.assemble()
+
+
+def pass_program() -> bytes:
+    """XDP: let every packet through (on a veth, any XDP program makes the device
+    accept XDP frames from its peer)."""
+    a = Asm()
+    a.mov(R0, XDP_PASS, imm=True)
+    a.exit()
+    return a.assemble()

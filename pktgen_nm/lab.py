@@ -151,13 +151,15 @@ class VethLab:
     def popen(self, side: str, argv: list[str], **kw) -> subprocess.Popen:
         return subprocess.Popen(self.cmd(side, argv), **kw)
 
-    def xdp_sink(self, side: str, dev: str) -> subprocess.Popen:
+    def xdp_sink(self, side: str, dev: str, program: str = "drop") -> subprocess.Popen:
         """A process in `side` holding an XDP program on `dev` that drops everything
-        (the receiver of kernel-engine runs: the interface counts what arrives, and a
-        veth peer with an XDP program accepts XDP frames).  Stop it with .terminate()."""
+        (or, with program="pass", lets everything through): a veth with an XDP program
+        accepts XDP frames from its peer, which the kernel engine sends.  Stop it with
+        .terminate()."""
         import sys
         code = ("import signal, socket, sys; from pktgen_nm import _engine, bpf; "
-                f"a = _engine.XdpAttachment(bpf.drop_program(), socket.if_nametoindex({dev!r})); "
+                f"a = _engine.XdpAttachment(bpf.{program}_program(), "
+                f"socket.if_nametoindex({dev!r})); "
                 "print(a.mode, flush=True); signal.signal(signal.SIGTERM, lambda *x: sys.exit(0)); "
                 "signal.pause()")
         env = dict(os.environ)

@@ -96,9 +96,12 @@ def summary(verb: str, pkts: int, nbytes: int, events: int, seconds: float,
     ]
 
 
-def log(msg: str, func: str = "main", line: int = 0, stream=None) -> None:
-    """A pkt-gen style diagnostic line on stderr."""
+def log(msg: str, func: str = "main", line: int | None = None, stream=None) -> None:
+    """A pkt-gen style diagnostic line on stderr; [line] is the caller's source line,
+    as pkt-gen's D() prints its own."""
     stream = stream or sys.stderr
+    if line is None:
+        line = sys._getframe(1).f_lineno
     stream.write(prefix(func, line) + msg + "\n")
     stream.flush()
 

@@ -78,9 +78,13 @@ def run_loop(secs):
     return final["pps"], user * 1e9 / final["pkts"]
 
 
-def run_rx(lab, receiver, secs):
-    """Offer the fastest load we have (pktgen-nm xdp tx, to a foreign MAC: B's stack
-    drops the frames early, packet and XDP sockets still see them) and count at B."""
+def run_rx(lab, receiver, secs, engine="ring"):
+    """Offer the fastest load we have (pktgen-nm xdp tx, or the kernel engine, to a
+    foreign MAC: B's stack drops the frames early, packet and XDP sockets still see
+    them) and count at B."""
+    sink = None
+    if engine == "kernel" and receiver != "xdp":
+        sink = lab.xdp_sink("B", lab.dev_b, "pass")   # B must accept XDP frames
     if receiver == "netsniff-ng":
         rx = subprocess.Popen(lab.cmd("B", ["taskset", "-c", "1", "netsniff-ng", "--in", lab.dev_b,
                                             "--out", "/dev/null", "--silent", "--ring-size",
@@ -93,13 +97,17 @@ def run_rx(lab, receiver, secs):
             text=True, env=ENV)
     time.sleep(1.5)
     c0 = tx_counter(lab, "A", lab.dev_a)
+    port = [lab.dev_a, "--engine", "kernel"] if engine == "kernel" else [f"xdp:{lab.dev_a}-0"]
     subprocess.run(lab.cmd("A", ["taskset", "-c", "0"] + PKTGEN + [
-        "-i", f"xdp:{lab.dev_a}-0", "-f", "tx", "-D", FOREIGN, "-w", "0",
+        "-i", *port, "-f", "tx", "-D", FOREIGN, "-w", "0",
         "--duration", str(secs)]), capture_output=True, env=ENV)
     offered = tx_counter(lab, "A", lab.dev_a) - c0
     time.sleep(0.5)
     rx.send_signal(2)
     out, _ = rx.communicate(timeout=30)
+    if sink is not None:
+        sink.terminate()
+        sink.wait()
     if receiver == "netsniff-ng":
         m = re.search(r"(\d+)\s+packets incoming", out)
         got = int(m.group(1)) if m else 0
@@ -256,22 +264,24 @@ def main() -> int:
             print()
         if "rx" in want:
             recv = ["packet", "xdp"] + (["netsniff-ng"] if have_sniff else [])
-            rows = {r: [] for r in recv}
-            for _ in range(a.rounds):
+            for engine, what in (("ring", "pktgen-nm xdp tx"), ("kernel", "the kernel engine")):
+                rows = {r: [] for r in recv}
+                for _ in range(a.rounds):
+                    for r in recv:
+                        rows[r].append(run_rx(lab, r, a.secs, engine))
+                base = med([x[0] for x in rows["netsniff-ng"]]) if have_sniff else None
+                # on veth the receive path runs in the sender's softirq, so what a
+                # receiver costs the kernel lowers the load offered to it: show both
+                print(f"| RX, sender {what} at full speed | offered kpps | counted kpps | "
+                      "counted/offered | counted vs netsniff-ng |")
+                print("|---|---|---|---|---|")
                 for r in recv:
-                    rows[r].append(run_rx(lab, r, a.secs))
-            base = med([x[0] for x in rows["netsniff-ng"]]) if have_sniff else None
-            # on veth the receive path runs in the sender's softirq, so what a receiver
-            # costs the kernel lowers the load offered to it: show both, and the share
-            print("| RX, sender pktgen-nm xdp tx at full speed | offered kpps | counted kpps | "
-                  "counted/offered | counted vs netsniff-ng |")
-            print("|---|---|---|---|---|")
-            for r in recv:
-                got, off = med([x[0] for x in rows[r]]), med([x[1] for x in rows[r]])
-                name = "netsniff-ng" if r == "netsniff-ng" else f"pktgen-nm -f rx -i {r}:"
-                ratio = f"{got / base:.2f}" if base else "n/a"
-                print(f"| {name} | {off / 1e3:.0f} | {got / 1e3:.0f} | {got / off:.3f} | {ratio} |")
-            print()
+                    got, off = med([x[0] for x in rows[r]]), med([x[1] for x in rows[r]])
+                    name = "netsniff-ng" if r == "netsniff-ng" else f"pktgen-nm -f rx -i {r}:"
+                    ratio = f"{got / base:.2f}" if base else "n/a"
+                    print(f"| {name} | {off / 1e3:.0f} | {got / 1e3:.0f} | {got / off:.3f} | "
+                          f"{ratio} |")
+                print()
         if "ping" in want:
             print("| ping/pong | round trips/s | p50 us | p99 us |")
             print("|---|---|---|---|")
