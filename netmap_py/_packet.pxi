@@ -17,6 +17,7 @@
 cdef enum:
     PKT_MAX_RINGS = 64
     PKT_TX_SNDBUF = 16 << 20       # bytes of TX skbs in flight (SO_SNDBUFFORCE)
+    PKT_VNET_HDR_LEN = 10          # struct virtio_net_hdr
 
 cdef struct pkt_ring:
     int fd
@@ -26,6 +27,7 @@ cdef struct pkt_ring:
     uint32_t frame_nr       # TX: frames in the ring
     uint32_t frame_cur      # TX: next frame to fill
     uint32_t data_off       # TX: where the packet starts in a frame
+    uint32_t vnet           # TX: bytes of virtio-net header before it (0 or 10)
     uint32_t block_size     # RX: bytes per block
     uint32_t block_nr       # RX: blocks in the ring
     uint32_t block_cur      # RX: block being read
@@ -49,7 +51,8 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
     if rc:
         return rc
     cdef uint32_t i = s.k.hwcur, j, head = r.head, total, L, st
-    cdef uint32_t cap = s.frame_size - s.data_off
+    cdef uint32_t cap = s.frame_size - s.data_off - s.vnet
+    cdef char *data
     cdef char *frame
     cdef tpacket2_hdr *hdr
     cdef netmap_slot *slot
@@ -58,6 +61,7 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
     while i != head:
         frame = s.map + <size_t>s.frame_cur * s.frame_size
         hdr = <tpacket2_hdr *>frame
+        data = frame + s.data_off + s.vnet
         st = nmpy_load_acquire(&hdr.tp_status)
         if st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING):
             full = 1                    # the kernel has not sent this frame yet
@@ -68,7 +72,7 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
             slot = &r.slot[j]
             L = slot.len
             if total + L <= cap:
-                memcpy(frame + s.data_off + total, NETMAP_BUF(r, slot.buf_idx), L)
+                memcpy(data + total, NETMAP_BUF(r, slot.buf_idx), L)
             total += L
             more = (slot.flags & NS_MOREFRAG) != 0
             slot.flags &= ~NS_BUF_CHANGED
@@ -81,7 +85,10 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
         if total > cap or total == 0:
             p.tx_dropped += 1
             continue
-        hdr.tp_len = total
+        if s.vnet:                      # no offloads; copy the whole frame
+            memset(frame + s.data_off, 0, s.vnet)
+            (<uint16_t *>(frame + s.data_off + 2))[0] = <uint16_t>total    # hdr_len, host order
+        hdr.tp_len = total + s.vnet
         nmpy_store_release(&hdr.tp_status, TP_STATUS_SEND_REQUEST)
         s.frame_cur += 1
         if s.frame_cur == s.frame_nr:
@@ -267,12 +274,18 @@ cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_fr
     if _setopt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2) < 0:
         return -errno
     _setopt(s.fd, SOL_PACKET, PACKET_QDISC_BYPASS, 1)      # best effort, as trafgen
+    # A virtio-net header in front of each frame lets us say how many bytes the kernel
+    # copies into the socket buffer: all of them.  Without it the kernel copies the
+    # Ethernet header and points the skb at the ring's pages for the rest, and every
+    # device that must own its data (veth, bridges, tunnels) then allocates a page
+    # and copies the frame again (skb_copy_ubufs).  Best effort.
+    s.vnet = PKT_VNET_HDR_LEN if _setopt(s.fd, SOL_PACKET, PACKET_VNET_HDR, 1) == 0 else 0
     # room for a whole ring of packets in flight: with the default send buffer (about
     # 200 KiB, some 270 small frames) send() stops early and must be called again
     if _setopt(s.fd, SOL_SOCKET, SO_SNDBUFFORCE, PKT_TX_SNDBUF) < 0:
         _setopt(s.fd, SOL_SOCKET, SO_SNDBUF, PKT_TX_SNDBUF)
     s.data_off = TPACKET2_HDRLEN - sizeof(sockaddr_ll)
-    s.frame_size = _pow2_at_least(max_frame + s.data_off)
+    s.frame_size = _pow2_at_least(max_frame + s.data_off + s.vnet)
     if s.frame_size < 2048:
         s.frame_size = 2048
     cdef tpacket_req req

@@ -87,7 +87,7 @@ cdef extern from "<linux/if_packet.h>" nogil:
         unsigned int tp_drops
         unsigned int tp_freeze_q_cnt
 
-    int PACKET_VERSION, PACKET_RX_RING, PACKET_TX_RING, PACKET_QDISC_BYPASS
+    int PACKET_VERSION, PACKET_RX_RING, PACKET_TX_RING, PACKET_QDISC_BYPASS, PACKET_VNET_HDR
     int PACKET_FANOUT, PACKET_FANOUT_HASH, PACKET_STATISTICS, PACKET_IGNORE_OUTGOING
     int PACKET_LOSS
     int TPACKET_V2, TPACKET_V3
