@@ -100,7 +100,11 @@ cdef struct pg_ctx:
     uint32_t *pcap_off
     uint32_t *pcap_len
     uint32_t pcap_n, pcap_i
-    # rx capture (--pcap-out): records of [u32 len][u64 ns][data], packed
+    # -F/-M: a packet over several slots (NS_MOREFRAG on all but the last)
+    uint32_t frags                  # most slots a packet takes (1: no fragments)
+    uint32_t frag_size              # bytes in each but the last
+    char *scratch                   # the packet being built, max_len bytes
+    # rx capture (--pcap-out, -X): records of CAP_HDR bytes then the data, packed
     char *cap_buf
     size_t cap_used, cap_size
     uint64_t cap_n, cap_max
@@ -250,6 +254,49 @@ cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noe
     return n
 
 
+cdef uint32_t fill_ring_frags(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noexcept nogil:
+    """Queue n packets of up to t.frags slots each (n * t.frags <= space): each packet
+    is built in t.scratch, then cut into frag_size pieces; publish head/cur once."""
+    cdef uint32_t head = r.head, L, last = head, off, chunk
+    cdef netmap_slot *slot
+    cdef const char *src
+    cdef uint64_t nbytes = 0
+    for _ in range(n):
+        if t.pcap_n:
+            L = t.pcap_len[t.pcap_i]
+            src = t.pcap_buf + t.pcap_off[t.pcap_i]
+            t.pcap_i += 1
+            if t.pcap_i == t.pcap_n:
+                t.pcap_i = 0
+        else:
+            L = pick_len(t)
+            if t.vary:
+                patch(t, t.scratch, L, with_seq, 0)
+                if with_seq:
+                    t.seq += 1
+            src = t.scratch
+        off = 0
+        while True:
+            chunk = L - off if L - off < t.frag_size else t.frag_size
+            slot = &r.slot[head]
+            memcpy(NETMAP_BUF(r, slot.buf_idx), src + off, chunk)
+            slot.len = chunk
+            off += chunk
+            slot.flags = NS_MOREFRAG if off < L else 0
+            if t.cap_max:
+                capture(t, src + off - chunk, chunk, r.ringid, head, slot)
+            last = head
+            head = nm_ring_next(r, head)
+            if off >= L:
+                break
+        nbytes += L
+    if n:
+        r.slot[last].flags |= NS_REPORT
+        r.head = r.cur = head
+        t.bytes += nbytes
+    return n
+
+
 cdef void mark_all_changed(nmpy_port *p) noexcept nogil:
     cdef int i
     cdef uint32_t j
@@ -318,10 +365,13 @@ cdef void tx_loop(pg_ctx *t) noexcept nogil:
                 wanted = t.limit - t.pkts
             if wanted == 0:
                 break
-            space = nm_ring_space(r)
+            space = nm_ring_space(r) // t.frags
             m = wanted if wanted < space else space
             if m:
-                fill_ring(t, r, <uint32_t>m, with_seq)
+                if t.frags > 1:
+                    fill_ring_frags(t, r, <uint32_t>m, with_seq)
+                else:
+                    fill_ring(t, r, <uint32_t>m, with_seq)
                 t.pkts += m
                 t.events += 1
                 budget -= m
@@ -674,7 +724,7 @@ cdef class Worker:
                  uint64_t seed=0x9E3779B97F4A7C15, randomize=(False, False),
                  bint copy_always=False, bint rubbish=False, pcap_frames=None,
                  uint64_t capture=0, uint64_t rtt_samples=1000000,
-                 KernelProgram kernel=None):
+                 KernelProgram kernel=None, uint32_t frags=1, uint32_t max_frag=0):
         if func not in FUNCTIONS:
             raise ValueError(f"unknown function {func!r}")
         if kernel is not None:          # no port: the kernel sends
@@ -703,11 +753,43 @@ cdef class Worker:
             self._set_frame(frame, randomize)
         if pcap_frames:
             self._set_pcap(pcap_frames)
+        self.c.frags = 1
+        if kernel is None and self.c.func in (F_TX, F_TXSEQ):
+            self._set_frags(frame, pcap_frames, frags, max_frag)
         if self.c.func == F_PING:
             self.c.rtt_cap = rtt_samples
             self.c.rtt_samples = <uint64_t *>malloc(8 * rtt_samples) if rtt_samples else NULL
             if rtt_samples and self.c.rtt_samples == NULL:
                 raise MemoryError()
+
+    cdef _set_frags(self, frame, pcap_frames, uint32_t frags, uint32_t max_frag):
+        """pkt-gen's fragmenting: -F slots per packet, pieces of at most -M bytes and
+        never more than a buffer; a frame larger than a buffer is split anyway."""
+        cdef netmap_ring *r = NETMAP_TXRING(self.c.port.nifp, self.c.port.first_tx_ring)
+        cdef uint32_t buf = r.nr_buf_size, longest, size
+        longest = max(len(f) for f in pcap_frames) if pcap_frames else self.c.max_len
+        if frags < 1 or frags > 63:
+            raise ValueError(f"frags {frags}: 1..63")
+        limit = min(max_frag, buf) if max_frag else buf
+        size = (longest + frags - 1) // frags
+        if size > limit:
+            size = limit
+        if (longest + size - 1) // size > 63:
+            raise ValueError(f"frames of {longest} bytes need more than 63 pieces of {size}")
+        if size >= longest:
+            return                      # one slot per packet: the fast path
+        self.c.frag_size = size
+        self.c.frags = (longest + size - 1) // size
+        self.c.scratch = <char *>malloc(longest)
+        if self.c.scratch == NULL:
+            raise MemoryError()
+        if self.c.tmpl != NULL:
+            memcpy(self.c.scratch, self.c.tmpl, self.c.max_len)
+
+    @property
+    def fragments(self):
+        """(most slots per packet, bytes per piece); (1, 0) without fragments."""
+        return self.c.frags, self.c.frag_size
 
     cdef _set_pcap(self, frames):
         cdef uint32_t n = len(frames), i, off = 0
@@ -759,6 +841,7 @@ cdef class Worker:
         free(self.c.pcap_off)
         free(self.c.pcap_len)
         free(self.c.cap_buf)
+        free(self.c.scratch)
 
     cdef _set_kernel(self, KernelProgram kernel, uint32_t burst):
         if kernel.prog_fd < 0:

@@ -32,6 +32,7 @@ SENDERS = ("tx", "txseq")
 RECEIVERS = ("rx", "rxseq")
 DEFAULT_BURST = {"tx": 512, "rx": 512, "txseq": 512, "rxseq": 512, "ping": 1, "pong": 1}
 KERNEL_BATCH = 64
+KERNEL_MAX_FRAME = 3520  # a page less XDP headroom (256) and skb_shared_info (320)
 DUMP_MAX = 1000  # -X: packets dumped per thread
 VERB = {"tx": "Sent", "txseq": "Sent", "rx": "Received", "rxseq": "Received"}
 
@@ -165,6 +166,7 @@ class Plan:
     pcap_frames: list[bytes] | None
     engine: str = "ring"                # ring, kernel or auto (decided in run())
     dump: bool = False                  # -X / -o 64: hex dump of the first DUMP_MAX packets
+    fragmented: bool = False            # -F or -M given
 
 
 def plan(opts: argparse.Namespace) -> Plan:
@@ -181,10 +183,12 @@ def plan(opts: argparse.Namespace) -> Plan:
         raise UsageError(f"unknown --engine {opts.engine!r}: use ring, kernel or auto")
     if opts.I:
         raise UsageError(f"-I (indirect buffers) is not supported by {PROG} yet")
-    if opts.F != 1 or opts.M:
-        if not 1 <= opts.F <= 63:
-            raise UsageError(f"bad -F {opts.F}: fragments per packet must be 1..63")
-        raise UsageError("-F/-M (multi-slot packets) are not supported by pktgen-nm yet")
+    if not 1 <= opts.F <= 63:
+        raise UsageError(f"bad -F {opts.F}: fragments per packet must be 1..63")
+    if opts.M < 0 or 0 < opts.M < 16:
+        raise UsageError(f"bad -M {opts.M}: the largest fragment is at least 16 bytes (0: a buffer)")
+    if (opts.F != 1 or opts.M) and func not in SENDERS:
+        raise UsageError(f"-F and -M cut what -f tx and txseq send; not -f {func}")
     if opts.H not in (0, 10, 12):
         raise UsageError(f"bad -H {opts.H}: the virtio-net header length is 0, 10 or 12")
     if opts.H:
@@ -267,7 +271,8 @@ def plan(opts: argparse.Namespace) -> Plan:
               rubbish=opts.r or bool(opts.o & OPT_RUBBISH),
               rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
               rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
-              pcap_frames=pcap_frames, engine=opts.engine, dump=dump)
+              pcap_frames=pcap_frames, engine=opts.engine, dump=dump,
+              fragmented=opts.F != 1 or opts.M != 0)
     if opts.engine == "kernel":
         why = kernel_unfit(pl)
         if why:
@@ -282,8 +287,11 @@ def kernel_unfit(pl: Plan) -> str | None:
         return f"it only sends (-f tx, txseq); -f {pl.func} needs --engine ring"
     if pl.pcap_frames:
         return "-P replays a pcap file through the rings; use --engine ring"
-    if pl.rubbish or pl.copy_always or pl.dump:
-        return "-r, -X and -o 4/8/64/256 are about ring buffers; use --engine ring"
+    if pl.rubbish or pl.copy_always or pl.dump or pl.fragmented:
+        return "-r, -X, -F, -M and -o 4/8/64/256 are about ring slots; use --engine ring"
+    if pl.max_len > KERNEL_MAX_FRAME:
+        return (f"frames of {pl.max_len} bytes do not fit one XDP frame (at most "
+                f"{KERNEL_MAX_FRAME}); use --engine ring")
     if spec.backend in ("netmap", "loop") or spec.is_vale or spec.ifname is None:
         return (f"it sends on a Linux interface, not on {spec.text}; name the interface "
                 "alone (-i eth0)")
@@ -414,7 +422,16 @@ class Run:
                 randomize=(pl.rand_src, pl.rand_dst), copy_always=pl.copy_always,
                 rubbish=pl.rubbish, pcap_frames=pl.pcap_frames,
                 capture=max(opts.pcap_count if opts.pcap_out else 0,
-                            DUMP_MAX if pl.dump else 0), kernel=kernel)
+                            DUMP_MAX if pl.dump else 0), kernel=kernel,
+                frags=opts.F, max_frag=opts.M)
+            nfr, size = w.fragments if kernel is None else (1, 0)
+            if nfr > 1 and i == 0:
+                if port.backend == "xdp":
+                    raise UsageError(
+                        f"AF_XDP sends one buffer per packet, and these packets take {nfr} "
+                        f"pieces of {size} bytes (-F/-M, or frames larger than a buffer): "
+                        "use a packet: or netmap: port")
+                log(f"frags {nfr} frag_size {size}")
             self.workers.append(w)
             self.tids.append(None)
             self.errors.append(None)

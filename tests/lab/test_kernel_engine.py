@@ -170,7 +170,7 @@ def test_errors_where_the_kernel_engine_cannot_run(lab):
     assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr
     assert "peer has neither an XDP program nor GRO" in r.stderr and "--engine ring" in r.stderr
     for args, words in ((["-f", "rx"], "only sends"), (["-i", f"xdp:{lab.dev_a}-0"], "ring suffix"),
-                        (["-r"], "ring buffers")):
+                        (["-r"], "ring slots")):
         r = ktx(lab, args + ["-n", "10"])
         assert r.returncode == 2 and words in r.stderr and "Traceback" not in r.stderr, r.stderr
     # nothing is left behind: no program parked on A

@@ -195,3 +195,47 @@ def test_rate_is_exact_in_total():
 def test_bad_function():
     with nm.open("loop:bf") as port, pytest.raises(ValueError):
         _engine.Worker(port, "flood")
+
+
+@pytest.mark.parametrize("frags,max_frag,pieces", [(1, 40, [40, 40, 20]), (4, 0, [25, 25, 25, 25]),
+                                                   (3, 30, [30, 30, 30, 10])])
+def test_fragments_cut_every_packet(frags, max_frag, pieces):
+    """-F/-M: NS_MOREFRAG on all but the last piece; the pieces make the packet."""
+    from netmap_py.constants import NS_MOREFRAG
+    f = P.build_frame(100, src=P.parse_range("10.0.0.1:1000-10.0.0.1:1002", 4, "s"))
+    with nm.open("loop:frag@conf:slots=1024") as port:
+        w = _engine.Worker(port, "tx", frame=f, limit=9, burst=64, frags=frags, max_frag=max_frag)
+        w.run()
+        assert w.fragments == (len(pieces), pieces[0])
+        assert w.sample()[:2] == (9, 900)
+        port.rxsync()
+        rx = port.rx_rings[0]
+        slots = []
+        while not rx.empty():
+            s = rx.slot(rx.head)
+            slots.append((s.flags & NS_MOREFRAG, s.tobytes()))
+            rx.advance()
+        port.rxsync()
+    assert len(slots) == 9 * len(pieces)
+    packets, cur = [], b""
+    for k, (more, data) in enumerate(slots):
+        assert len(data) == pieces[k % len(pieces)]
+        assert bool(more) == (k % len(pieces) != len(pieces) - 1)
+        cur += data
+        if not more:
+            packets.append(cur)
+            cur = b""
+    for i, pkt in enumerate(packets):
+        vals = dict(sport=1000 + i % 3, sip=0x0A000001, dport=1234, dip=0x0A010001)
+        assert pkt == P.packet_at(f, 100, vals) and checksums_ok(pkt)
+
+
+def test_frames_larger_than_a_buffer_are_split():
+    f = P.build_frame(3000)
+    with nm.open("loop:big@conf:slots=256") as port:
+        w = _engine.Worker(port, "tx", frame=f, limit=2, burst=8)
+        assert w.fragments == (2, 2048)      # loop: buffers of 2048 bytes
+        w.run()
+        got = drain(port)
+    assert [len(x) for x in got] == [2048, 952, 2048, 952]
+    assert got[0] + got[1] == f.data
