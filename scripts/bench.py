@@ -292,6 +292,7 @@ def main() -> int:
                           f"{med([r[1] for r in res]) / 1e3:.0f} | "
                           f"{med([r[2] for r in res]) / 1e3:.0f} |")
     if "kernel" in want:
+        print()
         with VethLab(tag="bk") as lab:
             lab.wait_carrier()
             sink = lab.xdp_sink("B", lab.dev_b)
