@@ -50,6 +50,27 @@ static inline int nmpy_map_set(int map_fd, uint32_t key, uint32_t value)
     return nmpy_bpf(BPF_MAP_UPDATE_ELEM, &a);
 }
 
+/* Load an XDP program (insns: n instructions of 8 bytes); the fd or -errno.  With a
+ * log buffer the verifier says why it refused. */
+static inline int nmpy_prog_load(const void *insns, uint32_t n, const char *name,
+                                 char *log, uint32_t log_size)
+{
+    union bpf_attr a;
+    memset(&a, 0, sizeof(a));
+    a.prog_type = BPF_PROG_TYPE_XDP;
+    a.insn_cnt = n;
+    a.insns = (uint64_t)(uintptr_t)insns;
+    a.license = (uint64_t)(uintptr_t)"Dual MIT/GPL";
+    a.expected_attach_type = BPF_XDP;
+    strncpy(a.prog_name, name, sizeof(a.prog_name) - 1);
+    if (log && log_size) {
+        a.log_buf = (uint64_t)(uintptr_t)log;
+        a.log_size = log_size;
+        a.log_level = 1;
+    }
+    return nmpy_bpf(BPF_PROG_LOAD, &a);
+}
+
 /* The program, five instructions:
  *   r2 = ctx->rx_queue_index
  *   r1 = map (ld_imm64, map fd)
@@ -74,21 +95,7 @@ static inline int nmpy_xdp_prog_load(int map_fd, char *log, uint32_t log_size)
     insns[4].code = BPF_JMP | BPF_CALL;
     insns[4].imm = BPF_FUNC_redirect_map;
     insns[5].code = BPF_JMP | BPF_EXIT;
-
-    union bpf_attr a;
-    memset(&a, 0, sizeof(a));
-    a.prog_type = BPF_PROG_TYPE_XDP;
-    a.insn_cnt = 6;
-    a.insns = (uint64_t)(uintptr_t)insns;
-    a.license = (uint64_t)(uintptr_t)"Dual MIT/GPL";
-    a.expected_attach_type = BPF_XDP;
-    strncpy(a.prog_name, "nmpy_redirect", sizeof(a.prog_name) - 1);
-    if (log && log_size) {
-        a.log_buf = (uint64_t)(uintptr_t)log;
-        a.log_size = log_size;
-        a.log_level = 1;
-    }
-    return nmpy_bpf(BPF_PROG_LOAD, &a);
+    return nmpy_prog_load(insns, 6, "nmpy_redirect", log, log_size);
 }
 
 /* Attach through a BPF link: closing the last fd (or dying) detaches the program. */

@@ -22,20 +22,7 @@ static inline int kgen_map_create(uint32_t value_size)
 
 static inline int kgen_prog_load(const void *insns, uint32_t n, char *log, uint32_t log_size)
 {
-    union bpf_attr a;
-    memset(&a, 0, sizeof(a));
-    a.prog_type = BPF_PROG_TYPE_XDP;
-    a.insn_cnt = n;
-    a.insns = (uint64_t)(uintptr_t)insns;
-    a.license = (uint64_t)(uintptr_t)"Dual MIT/GPL";
-    a.expected_attach_type = BPF_XDP;
-    strncpy(a.prog_name, "nmpy_kgen", sizeof(a.prog_name) - 1);
-    if (log && log_size) {
-        a.log_buf = (uint64_t)(uintptr_t)log;
-        a.log_size = log_size;
-        a.log_level = 1;
-    }
-    return nmpy_bpf(BPF_PROG_LOAD, &a);
+    return nmpy_prog_load(insns, n, "nmpy_kgen", log, log_size);
 }
 
 /* struct xdp_md as BPF_PROG_RUN takes it: data_end must equal the frame size.  No

@@ -9,6 +9,7 @@ from scapy.layers.l2 import Ether
 import netmap_py as nm
 from pktgen_nm import _engine
 from pktgen_nm import packet as P
+from tests.packetcheck import checksums_ok
 
 
 def drain(port):
@@ -20,18 +21,6 @@ def drain(port):
         rx.advance()
     port.rxsync()
     return out
-
-
-def checksums_ok(frame: bytes) -> bool:
-    e = Ether(frame)
-    if IP in e:
-        c1, c2 = e[IP].chksum, e[UDP].chksum
-        del e[IP].chksum, e[UDP].chksum
-        e2 = Ether(bytes(e))
-        return (c1, c2) == (e2[IP].chksum, e2[UDP].chksum) and e[IP].len == len(frame) - 14
-    c2 = e[UDP].chksum
-    del e[UDP].chksum
-    return Ether(bytes(e))[UDP].chksum == c2 and e[IPv6].plen == len(frame) - 54
 
 
 def run_tx(func, frame, n, **kw):
