@@ -44,6 +44,12 @@ def lab_main(opts, argv: list[str]) -> int:
         sys.stderr.write(f"pktgen-nm: --lab-backend {backend}: use packet, xdp, netmap or auto\n")
         return 2
     pre = "" if backend == "auto" else backend + ":"
+    rx_pre = pre
+    if opts.engine != "ring" and not any(a.startswith("--lab-backend") for a in argv):
+        # the kernel engine sends XDP frames: a veth takes them only when its peer has
+        # an XDP program, which the AF_XDP receiver brings
+        rx_pre = "xdp:"
+    tx_pre = "" if opts.engine != "ring" else pre   # the kernel engine takes a bare name
     cleanup_stale()
     me = [sys.executable, "-m", "pktgen_nm"]
     try:
@@ -57,19 +63,19 @@ def lab_main(opts, argv: list[str]) -> int:
                 sender += ["-D", peer_mac]      # unicast to B: no broadcast flood
             if "-d" not in sender and func != "ping":
                 sender += ["-d", "10.77.0.2:9"]  # B's own address: its stack drops
-            recv = ["-i", pre + lab.dev_b, "-f", PEER[func], "-w", "0"]
+            recv = ["-i", rx_pre + lab.dev_b, "-f", PEER[func], "-w", "0"]
             if func != "ping":
                 recv += ["-W"]
             recv += shlex.split(opts.lab_rx)
             print(f"lab: namespaces {lab.ns_a} ({lab.dev_a}) <-> {lab.ns_b} ({lab.dev_b}), "
                   f"backend {backend}", flush=True)
             print(f"lab: B runs: pktgen-nm {' '.join(recv)}", flush=True)
-            print(f"lab: A runs: pktgen-nm -i {pre + lab.dev_a} {' '.join(sender)}", flush=True)
+            print(f"lab: A runs: pktgen-nm -i {tx_pre + lab.dev_a} {' '.join(sender)}", flush=True)
             rx = lab.popen("B", me + recv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
             try:
                 time.sleep(0.5)         # let the receiver bind before traffic starts
-                tx = lab.exec("A", me + ["-i", pre + lab.dev_a, "-w", "0"] + sender,
+                tx = lab.exec("A", me + ["-i", tx_pre + lab.dev_a, "-w", "0"] + sender,
                               capture_output=False)
                 if func == "ping":
                     rx.terminate()

@@ -176,3 +176,19 @@ def test_errors_where_the_kernel_engine_cannot_run(lab):
     # nothing is left behind: no program parked on A
     link = lab.exec("A", ["ip", "link", "show", lab.dev_a]).stdout
     assert "xdp" not in link, link
+
+
+def test_builtin_lab_with_the_kernel_engine():
+    import subprocess
+
+    from labutil import ENV, PKTGEN
+
+    from pktgen_nm.lab import namespaces
+    before = set(namespaces())
+    r = subprocess.run(PKTGEN + ["--lab", "-f", "tx", "--engine", "kernel", "-n", "200000",
+                                 "-R", "400000"], capture_output=True, text=True, timeout=120,
+                       env=ENV)
+    assert r.returncode == 0, r.stdout + r.stderr
+    assert "kernel engine" in r.stdout and "Receiving from xdp:" in r.stdout
+    assert "Sent 200000 packets" in r.stdout and "Received 200000 packets" in r.stdout
+    assert set(namespaces()) == before
