@@ -8,7 +8,10 @@
 #                 The kernel hands a partly filled block over after 1 ms, which adds
 #                 up to 1 ms of latency: ``rx_frames=True`` uses a TPACKET_V2 ring
 #                 instead (one frame at a time, no timer) for ping/pong and bridges.
-#                 Several RX rings join one PACKET_FANOUT (hash) group.
+#                 Several RX rings join one PACKET_FANOUT (hash) group: a flow stays
+#                 on one ring, as RSS keeps it on one queue.  (Queue-mapping mode
+#                 would save the flow dissection a veth needs for the hash, but a
+#                 veth's queue follows the sender's CPU, so it split flows: tried.)
 #
 # One copy each way: the kernel's frame layout (a tpacket header before every
 # frame, frames in ring order) cannot follow netmap's buffer indices, which users

@@ -73,26 +73,28 @@ def recv(port_name, n, seed, ring_mb=256, hold=0.0, timeout=60.0, slots=None):
             time.sleep(hold)  # keep the ring full: the kernel must drop, and say so
         head = None
         got = mismatch = other = 0
-        rx = port.rx_rings[0]
         last = time.monotonic()
         deadline = last + timeout
         seqs = []
+        # every ring of the port: the frames land on the ring of the queue they came
+        # in on (one flow: one queue, so their order is kept)
         while got < n and time.monotonic() < deadline and time.monotonic() - last < 3:
             port.poll(nm.POLLIN, 200)
-            while not rx.empty():
-                b = rx.slot(rx.head).tobytes()
-                rx.advance()
-                if b[12:14] != ETHERTYPE:
-                    other += 1
-                    continue
-                if head is None:
-                    head = b[:14]
-                seq = int.from_bytes(b[14:18], "big")
-                seqs.append(seq)
-                if seq >= n or b[:14] != head or b[14:] != expected[seq]:
-                    mismatch += 1
-                got += 1
-                last = time.monotonic()
+            for rx in port.rx_rings:
+                while not rx.empty():
+                    b = rx.slot(rx.head).tobytes()
+                    rx.advance()
+                    if b[12:14] != ETHERTYPE:
+                        other += 1
+                        continue
+                    if head is None:
+                        head = b[:14]
+                    seq = int.from_bytes(b[14:18], "big")
+                    seqs.append(seq)
+                    if seq >= n or b[:14] != head or b[14:] != expected[seq]:
+                        mismatch += 1
+                    got += 1
+                    last = time.monotonic()
         port.rxsync()
         if port.backend == "packet":
             drops = _core.packet_stats(port)[1]
