@@ -39,7 +39,7 @@ DEFAULT_BUF_SIZE = 2048
 
 def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | None = None,
          rings: int | None = None, accept_vnet_hdr: bool = False, rx_ring_mb: int = 8,
-         low_latency: bool = False) -> Port:
+         low_latency: bool = False, vnet_hdr: int = 0) -> Port:
     """Open a port by name (``netmap:eth0``, ``xdp:eth0-1``, ``packet:eth0``, ``eth0``).
 
     A bare name picks netmap when /dev/netmap exists and the interface registers,
@@ -51,8 +51,14 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
     emulated backends always (their rings are software: ``rings`` sockets).
     ``low_latency`` makes the AF_PACKET backend receive frame by frame (TPACKET_V2)
     instead of in blocks handed over at most 1 ms late (TPACKET_V3, the default).
+    ``vnet_hdr=10``: every slot starts with a virtio-net header (struct virtio_net_hdr),
+    as pkt-gen's -H does; AF_PACKET passes it to the kernel and receives one, loop:
+    ports carry it, AF_XDP has none, and netmap ports are not done yet.
     """
     spec = portspec if isinstance(portspec, PortSpec) else PortSpec.parse(portspec)
+    if vnet_hdr:
+        return _open_vnet(spec, portspec, vnet_hdr, slots=slots, buf_size=buf_size,
+                          rings=rings, rx_ring_mb=rx_ring_mb, low_latency=low_latency)
     conf = spec.conf()
     if slots is not None:
         conf.setdefault("tx_slots", slots)
@@ -86,6 +92,30 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         why += f"; AF_XDP could not attach ({e.strerror})"
     return _open_packet(spec, conf, buf_size, rx_ring_mb, why + "; using AF_PACKET rings",
                         low_latency)
+
+
+def _open_vnet(spec: PortSpec, portspec, vnet_hdr: int, **kw) -> Port:
+    """open() for ports whose slots carry a virtio-net header."""
+    if vnet_hdr not in (10, 12):
+        raise ValueError(f"vnet_hdr {vnet_hdr}: a virtio-net header is 10 or 12 bytes")
+    if spec.backend == "loop":
+        return open(spec, **kw)         # buffers pass as they are
+    if spec.backend in ("netmap", "xdp"):
+        what = ("AF_XDP carries no virtio-net header" if spec.backend == "xdp" else
+                "virtio-net headers on netmap ports (PORT_HDR_SET) are not done yet")
+        raise OSError(errno.EOPNOTSUPP, f"{what}: use a packet: port for -H", spec.text)
+    if vnet_hdr != 10:
+        raise OSError(errno.EOPNOTSUPP, "AF_PACKET carries 10-byte virtio-net headers, not "
+                      f"{vnet_hdr}", spec.text)
+    conf = spec.conf()
+    for key, v in (("slots", kw["slots"]), ("rings", kw["rings"])):
+        if v is not None:
+            conf.setdefault(f"tx_{key}", v)
+            conf.setdefault(f"rx_{key}", v)
+    why = ("asked for with packet:" if spec.backend == "packet" else
+           "a virtio-net header was asked for (-H): only AF_PACKET rings carry one")
+    return _open_packet(spec, conf, kw["buf_size"], kw["rx_ring_mb"], why, kw["low_latency"],
+                        vnet_hdr=vnet_hdr)
 
 
 def _ring_range(spec: PortSpec, nrings: int) -> tuple[int, int]:
@@ -125,7 +155,7 @@ def _open_netmap(spec: PortSpec, accept_vnet_hdr: bool, reason: str) -> Port:
 
 
 def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: int,
-                 reason: str, low_latency: bool = False) -> Port:
+                 reason: str, low_latency: bool = False, vnet_hdr: int = 0) -> Port:
     info = checks.interface(spec.name)
     if not info.exists:
         raise OSError(errno.ENODEV, info.facts[0].sentence, spec.text)
@@ -149,7 +179,7 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
     # few frames in it, so the number of blocks is what buffers a slow reader
     blocks = max(8, rx_ring_mb * 16)
     return _core.open_packet(spec, info.ifindex, nrings, first, count, tx, rx, slots, bs,
-                             max_frame, 64, blocks, reason, low_latency)
+                             max_frame, 64, blocks, reason, low_latency, vnet_hdr=vnet_hdr)
 
 
 def open_group(portspecs: list[str | PortSpec], *, slots: int | None = None,

@@ -16,7 +16,7 @@ DEFAULT_BUF_SIZE: int
 
 def open(portspec: str | PortSpec, *, slots: int | None = ..., buf_size: int | None = ...,
          rings: int | None = ..., accept_vnet_hdr: bool = ..., rx_ring_mb: int = ...,
-         low_latency: bool = ...) -> Port: ...
+         low_latency: bool = ..., vnet_hdr: int = ...) -> Port: ...
 
 class Bridge:
     a: Port

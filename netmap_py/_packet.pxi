@@ -31,6 +31,7 @@ cdef struct pkt_ring:
     uint32_t frame_cur      # TX: next frame to fill
     uint32_t data_off       # TX: where the packet starts in a frame
     uint32_t vnet           # TX: bytes of virtio-net header before it (0 or 10)
+    uint32_t user_vnet      # TX, RX: the slots carry that header themselves (-H 10)
     uint32_t block_size     # RX: bytes per block
     uint32_t block_nr       # RX: blocks in the ring
     uint32_t block_cur      # RX: block being read
@@ -54,7 +55,8 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
     if rc:
         return rc
     cdef uint32_t i = s.k.hwcur, j, head = r.head, total, L, st
-    cdef uint32_t cap = s.frame_size - s.data_off - s.vnet
+    cdef uint32_t inner = 0 if s.user_vnet else s.vnet     # a header we write ourselves
+    cdef uint32_t cap = s.frame_size - s.data_off - inner
     cdef char *data
     cdef char *frame
     cdef tpacket2_hdr *hdr
@@ -64,7 +66,7 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
     while i != head:
         frame = s.map + <size_t>s.frame_cur * s.frame_size
         hdr = <tpacket2_hdr *>frame
-        data = frame + s.data_off + s.vnet
+        data = frame + s.data_off + inner
         st = nmpy_load_acquire(&hdr.tp_status)
         if st & (TP_STATUS_SEND_REQUEST | TP_STATUS_SENDING):
             full = 1                    # the kernel has not sent this frame yet
@@ -88,10 +90,16 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
         if total > cap or total == 0:
             p.tx_dropped += 1
             continue
-        if s.vnet:                      # no offloads; copy the whole frame
+        if s.user_vnet:                 # the slot's own header; hdr_len 0 means "all"
+            if total <= s.user_vnet:
+                p.tx_dropped += 1
+                continue
+            if (<uint16_t *>(data + 2))[0] == 0:
+                (<uint16_t *>(data + 2))[0] = <uint16_t>(total - s.user_vnet)
+        elif s.vnet:                    # no offloads; copy the whole frame
             memset(frame + s.data_off, 0, s.vnet)
             (<uint16_t *>(frame + s.data_off + 2))[0] = <uint16_t>total    # hdr_len, host order
-        hdr.tp_len = total + s.vnet
+        hdr.tp_len = total + inner
         nmpy_store_release(&hdr.tp_status, TP_STATUS_SEND_REQUEST)
         s.frame_cur += 1
         if s.frame_cur == s.frame_nr:
@@ -158,7 +166,8 @@ cdef int _pkt_rxsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
             h2 = <tpacket2_hdr *>(s.map + <size_t>s.frame_cur * s.frame_size)
             if not (nmpy_load_acquire(&h2.tp_status) & TP_STATUS_USER):
                 break
-            if not _pkt_deliver(p, r, s, &j, <char *>h2 + h2.tp_mac, h2.tp_snaplen,
+            if not _pkt_deliver(p, r, s, &j, <char *>h2 + h2.tp_mac - s.user_vnet,
+                                h2.tp_snaplen + s.user_vnet,
                                 h2.tp_snaplen < h2.tp_len):
                 break
             nmpy_store_release(&h2.tp_status, TP_STATUS_KERNEL)
@@ -183,7 +192,8 @@ cdef int _pkt_rxsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
                     s.block_cur = 0
                 continue
             pkt = s.pkt
-            if not _pkt_deliver(p, r, s, &j, <char *>pkt + pkt.tp_mac, pkt.tp_snaplen,
+            if not _pkt_deliver(p, r, s, &j, <char *>pkt + pkt.tp_mac - s.user_vnet,
+                                pkt.tp_snaplen + s.user_vnet,
                                 pkt.tp_snaplen < pkt.tp_len):
                 break                       # wait until the user releases slots
             s.pkts_left -= 1
@@ -270,7 +280,8 @@ cdef uint32_t _pow2_at_least(uint32_t x) noexcept nogil:
     return v
 
 
-cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_frame) noexcept nogil:
+cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_frame,
+                      uint32_t user_vnet) noexcept nogil:
     cdef int rc = _pkt_socket(&s.fd)
     if rc:
         return rc
@@ -283,6 +294,10 @@ cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_fr
     # device that must own its data (veth, bridges, tunnels) then allocates a page
     # and copies the frame again (skb_copy_ubufs).  Best effort.
     s.vnet = PKT_VNET_HDR_LEN if _setopt(s.fd, SOL_PACKET, PACKET_VNET_HDR, 1) == 0 else 0
+    if user_vnet:                       # -H 10: the slots bring their own header
+        if not s.vnet:
+            return -errno
+        s.user_vnet = user_vnet
     # room for a whole ring of packets in flight: with the default send buffer (about
     # 200 KiB, some 270 small frames) send() stops early and must be called again
     if _setopt(s.fd, SOL_SOCKET, SO_SNDBUFFORCE, PKT_TX_SNDBUF) < 0:
@@ -309,12 +324,17 @@ cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_fr
 
 
 cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t block_nr,
-                      int fanout_id, bint fanout, bint v2, uint32_t max_frame) noexcept nogil:
+                      int fanout_id, bint fanout, bint v2, uint32_t max_frame,
+                      uint32_t user_vnet) noexcept nogil:
     cdef int rc = _pkt_socket(&s.fd)
     if rc:
         return rc
     if _setopt(s.fd, SOL_PACKET, PACKET_VERSION, TPACKET_V2 if v2 else TPACKET_V3) < 0:
         return -errno
+    if user_vnet:                       # -H 10: the kernel writes the header before each frame
+        if _setopt(s.fd, SOL_PACKET, PACKET_VNET_HDR, 1) < 0:
+            return -errno
+        s.user_vnet = user_vnet
     _setopt(s.fd, SOL_PACKET, PACKET_IGNORE_OUTGOING, 1)   # our own TX is not RX
     cdef tpacket_req3 req
     memset(&req, 0, sizeof(req))
@@ -351,7 +371,8 @@ cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t bl
 
 def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
                 uint32_t slots, uint32_t buf_size, uint32_t max_frame, uint32_t rx_block_kb,
-                uint32_t rx_blocks, str reason, bint rx_frames=False, shared=None, int index=0):
+                uint32_t rx_blocks, str reason, bint rx_frames=False, shared=None, int index=0,
+                uint32_t vnet_hdr=0):
     """Open rings [first, first+count) of an interface with nrings rings."""
     if count < 1 or count > PKT_MAX_RINGS or first + count > nrings:
         raise ValueError(f"ring range {first}..{first + count - 1} is not within 0..{nrings - 1}")
@@ -374,14 +395,14 @@ def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bi
             for k in range(count):
                 pp.tx[k].k.hwcur, pp.tx[k].k.hwtail = 0, slots - 1
                 pp.ntx += 1
-                rc = _pkt_open_tx(&pp.tx[k], ifindex, slots, max_frame)
+                rc = _pkt_open_tx(&pp.tx[k], ifindex, slots, max_frame, vnet_hdr)
                 if rc:
                     _raise(-rc, _pkt_hint(-rc, "TX ring"), spec)
         if rx:
             for k in range(count):
                 pp.nrx += 1
                 rc = _pkt_open_rx(&pp.rx[k], ifindex, rx_block_kb * 1024, rx_blocks,
-                                  fanout_id, nrings > 1, rx_frames, max_frame)
+                                  fanout_id, nrings > 1, rx_frames, max_frame, vnet_hdr)
                 if rc:
                     _raise(-rc, _pkt_hint(-rc, "RX ring"), spec)
     except BaseException:

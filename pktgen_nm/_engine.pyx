@@ -724,7 +724,8 @@ cdef class Worker:
                  uint64_t seed=0x9E3779B97F4A7C15, randomize=(False, False),
                  bint copy_always=False, bint rubbish=False, pcap_frames=None,
                  uint64_t capture=0, uint64_t rtt_samples=1000000,
-                 KernelProgram kernel=None, uint32_t frags=1, uint32_t max_frag=0):
+                 KernelProgram kernel=None, uint32_t frags=1, uint32_t max_frag=0,
+                 uint32_t vhdr=0):
         if func not in FUNCTIONS:
             raise ValueError(f"unknown function {func!r}")
         if kernel is not None:          # no port: the kernel sends
@@ -749,6 +750,7 @@ cdef class Worker:
             raise MemoryError()
         self.c.copy_always, self.c.rubbish = copy_always, rubbish
         self.c.cap_max = capture
+        self.c.vhdr = vhdr              # receivers: bytes before the Ethernet header (-H)
         if frame is not None and kernel is None:
             self._set_frame(frame, randomize)
         if pcap_frames:

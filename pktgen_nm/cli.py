@@ -167,6 +167,7 @@ class Plan:
     engine: str = "ring"                # ring, kernel or auto (decided in run())
     dump: bool = False                  # -X / -o 64: hex dump of the first DUMP_MAX packets
     fragmented: bool = False            # -F or -M given
+    vnet: int = 0                       # -H: virtio-net header bytes before each frame
 
 
 def plan(opts: argparse.Namespace) -> Plan:
@@ -191,8 +192,6 @@ def plan(opts: argparse.Namespace) -> Plan:
         raise UsageError(f"-F and -M cut what -f tx and txseq send; not -f {func}")
     if opts.H not in (0, 10, 12):
         raise UsageError(f"bad -H {opts.H}: the virtio-net header length is 0, 10 or 12")
-    if opts.H:
-        raise UsageError("-H (virtio-net headers) is not supported by pktgen-nm yet")
     if opts.o & ~OPT_KNOWN:
         raise UsageError(f"bad -o {opts.o}: unknown bits {opts.o & ~OPT_KNOWN:#x}")
     if opts.o & OPT_INDIRECT:
@@ -272,7 +271,7 @@ def plan(opts: argparse.Namespace) -> Plan:
               rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
               rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
               pcap_frames=pcap_frames, engine=opts.engine, dump=dump,
-              fragmented=opts.F != 1 or opts.M != 0)
+              fragmented=opts.F != 1 or opts.M != 0, vnet=opts.H)
     if opts.engine == "kernel":
         why = kernel_unfit(pl)
         if why:
@@ -287,6 +286,8 @@ def kernel_unfit(pl: Plan) -> str | None:
         return f"it only sends (-f tx, txseq); -f {pl.func} needs --engine ring"
     if pl.pcap_frames:
         return "-P replays a pcap file through the rings; use --engine ring"
+    if pl.vnet:
+        return "-H puts a virtio-net header in ring slots; use --engine ring"
     if pl.rubbish or pl.copy_always or pl.dump or pl.fragmented:
         return "-r, -X, -F, -M and -o 4/8/64/256 are about ring slots; use --engine ring"
     if pl.max_len > KERNEL_MAX_FRAME:
@@ -371,13 +372,14 @@ def open_ports(pl: Plan) -> list:
     try:
         low_latency = pl.func in ("ping", "pong")
         if pl.threads == 1:
-            ports.append(netmap_py.open(spec, accept_vnet_hdr=True, low_latency=low_latency))
+            ports.append(netmap_py.open(spec, accept_vnet_hdr=True, low_latency=low_latency,
+                                        vnet_hdr=pl.vnet))
         else:
             if spec.one_ring:
                 raise UsageError(f"-p {pl.threads} needs all rings, but {pl.spec.text} names one")
             for i in range(pl.threads):
                 ports.append(netmap_py.open(spec.with_ring(i), rings=pl.threads,
-                                            accept_vnet_hdr=True))
+                                            accept_vnet_hdr=True, vnet_hdr=pl.vnet))
                 if i == 0:
                     port = ports[0]
                     have = port.num_tx_rings if pl.func in SENDERS else port.num_rx_rings
@@ -423,7 +425,7 @@ class Run:
                 rubbish=pl.rubbish, pcap_frames=pl.pcap_frames,
                 capture=max(opts.pcap_count if opts.pcap_out else 0,
                             DUMP_MAX if pl.dump else 0), kernel=kernel,
-                frags=opts.F, max_frag=opts.M)
+                frags=opts.F, max_frag=opts.M, vhdr=pl.vnet)
             nfr, size = w.fragments if kernel is None else (1, 0)
             if nfr > 1 and i == 0:
                 if port.backend == "xdp":
@@ -576,7 +578,8 @@ def _frame(pl: Plan, info, src: P.Range | None = None):
     if src_mac is None:
         src_mac = P.parse_mac(info.mac) if info is not None and info.mac else b"\0" * 6
     return P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family,
-                         src=src or pl.src, dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac)
+                         src=src or pl.src, dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac,
+                         vhdr=pl.vnet)
 
 
 def thread_flows(opts, pl: Plan, info, frame, threads: int) -> list:
@@ -643,7 +646,7 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
     frame = None
     if pl.func in SENDERS + ("ping",):
         frame = _frame(pl, info)
-        src_mac = frame.data[6:12]
+        src_mac = frame.data[frame.vhdr + 6:frame.vhdr + 12]
         if pl.pcap_frames:
             say(f"replaying {len(pl.pcap_frames)} packets from {opts.P}")
         else:
