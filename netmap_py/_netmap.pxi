@@ -35,8 +35,10 @@ cdef str _nm_hint(int err, str name, str what):
     """What the user should do, for an errno from /dev/netmap."""
     if what == "open":
         if err == ENOENT:
+            other = ("" if name.startswith("vale") or "{" in name or "}" in name else
+                     f", or use xdp:{name} or packet:{name}")    # VALE and pipes exist only in netmap
             return ("netmap module not loaded: /dev/netmap is missing; load netmap.ko "
-                    f"(modprobe netmap), or use xdp:{name} or packet:{name}")
+                    f"(modprobe netmap){other}")
         if err in (EPERM, EACCES):
             return "no permission to open /dev/netmap: run as root (or give your user the device)"
         return "cannot open /dev/netmap"

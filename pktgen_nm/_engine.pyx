@@ -15,7 +15,7 @@ from netmap_py.netmap cimport (
     netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_tx_pending, NETMAP_BUF,
     NETMAP_TXRING, NETMAP_RXRING, nm_move_slot,
 )
-from netmap_py.constants cimport NS_BUF_CHANGED, NS_REPORT, NS_MOREFRAG
+from netmap_py.constants cimport NS_BUF_CHANGED, NS_REPORT, NS_MOREFRAG, NS_INDIRECT
 
 cdef extern from "<time.h>" nogil:
     struct timespec:
@@ -96,6 +96,7 @@ cdef struct pg_ctx:
     # tx options
     int copy_always                 # -o 4/8: write the whole frame every time
     int rubbish                     # -r: never write the buffer
+    int indirect                    # -I: slots point at the template (NS_INDIRECT, VALE)
     char *pcap_buf                  # -P: frames back to back
     uint32_t *pcap_off
     uint32_t *pcap_len
@@ -241,6 +242,9 @@ cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noe
                 if with_seq:
                     t.seq += 1
         slot.flags = 0
+        if t.indirect:                  # VALE copies from our template at txsync
+            slot.flags = NS_INDIRECT
+            slot.ptr = <uint64_t><size_t>t.tmpl
         slot.len = L
         if t.cap_max:                   # -X: what is sent
             capture(t, buf, L, r.ringid, head, slot)
@@ -725,7 +729,7 @@ cdef class Worker:
                  bint copy_always=False, bint rubbish=False, pcap_frames=None,
                  uint64_t capture=0, uint64_t rtt_samples=1000000,
                  KernelProgram kernel=None, uint32_t frags=1, uint32_t max_frag=0,
-                 uint32_t vhdr=0):
+                 uint32_t vhdr=0, bint indirect=False):
         if func not in FUNCTIONS:
             raise ValueError(f"unknown function {func!r}")
         if kernel is not None:          # no port: the kernel sends
@@ -749,6 +753,7 @@ cdef class Worker:
         if self.c.seen == NULL:
             raise MemoryError()
         self.c.copy_always, self.c.rubbish = copy_always, rubbish
+        self.c.indirect = indirect
         self.c.cap_max = capture
         self.c.vhdr = vhdr              # receivers: bytes before the Ethernet header (-H)
         if frame is not None and kernel is None:

@@ -168,6 +168,7 @@ class Plan:
     dump: bool = False                  # -X / -o 64: hex dump of the first DUMP_MAX packets
     fragmented: bool = False            # -F or -M given
     vnet: int = 0                       # -H: virtio-net header bytes before each frame
+    indirect: bool = False              # -I / -o 32: NS_INDIRECT slots (VALE)
 
 
 def plan(opts: argparse.Namespace) -> Plan:
@@ -182,8 +183,7 @@ def plan(opts: argparse.Namespace) -> Plan:
         raise UsageError(str(e)) from None
     if opts.engine not in ("ring", "kernel", "auto"):
         raise UsageError(f"unknown --engine {opts.engine!r}: use ring, kernel or auto")
-    if opts.I:
-        raise UsageError(f"-I (indirect buffers) is not supported by {PROG} yet")
+    indirect = opts.I or bool(opts.o & OPT_INDIRECT)
     if not 1 <= opts.F <= 63:
         raise UsageError(f"bad -F {opts.F}: fragments per packet must be 1..63")
     if opts.M < 0 or 0 < opts.M < 16:
@@ -194,8 +194,6 @@ def plan(opts: argparse.Namespace) -> Plan:
         raise UsageError(f"bad -H {opts.H}: the virtio-net header length is 0, 10 or 12")
     if opts.o & ~OPT_KNOWN:
         raise UsageError(f"bad -o {opts.o}: unknown bits {opts.o & ~OPT_KNOWN:#x}")
-    if opts.o & OPT_INDIRECT:
-        raise UsageError("-o 32 (indirect buffers) is not supported by pktgen-nm yet")
     dump = opts.X or bool(opts.o & OPT_DUMP)
     if dump and func in ("ping", "pong"):
         raise UsageError(f"-X dumps what tx, txseq, rx and rxseq move; not -f {func}")
@@ -271,7 +269,15 @@ def plan(opts: argparse.Namespace) -> Plan:
               rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
               rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
               pcap_frames=pcap_frames, engine=opts.engine, dump=dump,
-              fragmented=opts.F != 1 or opts.M != 0, vnet=opts.H)
+              fragmented=opts.F != 1 or opts.M != 0, vnet=opts.H, indirect=indirect)
+    if indirect:
+        if not spec.is_vale or func != "tx":
+            raise UsageError("-I (NS_INDIRECT) works with -f tx on VALE ports only "
+                             "(-i valeX:Y), which copy the frame from our memory")
+        if (src.varies or dst.varies or pl.rand_src or pl.rand_dst or min_len != max_len
+                or opts.P or opts.F != 1 or opts.M):
+            raise UsageError("-I sends the template itself, so nothing can vary per packet: "
+                             "drop the ranges, -z/-Z, the second -l, -P, -F and -M")
     if opts.engine == "kernel":
         why = kernel_unfit(pl)
         if why:
@@ -425,7 +431,7 @@ class Run:
                 rubbish=pl.rubbish, pcap_frames=pl.pcap_frames,
                 capture=max(opts.pcap_count if opts.pcap_out else 0,
                             DUMP_MAX if pl.dump else 0), kernel=kernel,
-                frags=opts.F, max_frag=opts.M, vhdr=pl.vnet)
+                frags=opts.F, max_frag=opts.M, vhdr=pl.vnet, indirect=pl.indirect)
             nfr, size = w.fragments if kernel is None else (1, 0)
             if nfr > 1 and i == 0:
                 if port.backend == "xdp":
@@ -579,7 +585,7 @@ def _frame(pl: Plan, info, src: P.Range | None = None):
         src_mac = P.parse_mac(info.mac) if info is not None and info.mac else b"\0" * 6
     return P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family,
                          src=src or pl.src, dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac,
-                         vhdr=pl.vnet)
+                         vhdr=pl.vnet, payload=P.PAYLOAD_INDIRECT if pl.indirect else P.PAYLOAD)
 
 
 def thread_flows(opts, pl: Plan, info, frame, threads: int) -> list:
@@ -652,7 +658,8 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
         else:
             say(f"{pl.src} -> {pl.dst} ({P.mac_str(src_mac)} -> {P.mac_str(pl.dst_mac)})")
         special = [n for n, on in (("copy", pl.copy_always), ("rubbish", pl.rubbish),
-                                   ("prefetch", opts.o & OPT_PREFETCH)) if on]
+                                   ("prefetch", opts.o & OPT_PREFETCH),
+                                   ("indirect", pl.indirect)) if on]
         if special:
             say("--- SPECIAL OPTIONS: " + " ".join(special))
         burst = pl.burst if kernel is None else min(opts.b or KERNEL_BATCH, 256)

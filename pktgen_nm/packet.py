@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 # pkt-gen's payload: 70 bytes, repeated to fill the frame (facts 3.5)
 PAYLOAD = b"netmap pkt-gen DIRECT payload\nhttp://info.iet.unipi.it/~luigi/netmap/ "
 assert len(PAYLOAD) == 70
+PAYLOAD_INDIRECT = PAYLOAD.replace(b"DIRECT", b"indirect")  # -I (facts 3.5): 72 bytes
 ETH_LEN, IP4_LEN, IP6_LEN, UDP_LEN = 14, 20, 40, 8
 MIN_FRAME, MAX_FRAME = 16, 65536
 DEFAULT_SRC, DEFAULT_DST = "10.0.0.1", "10.1.0.1"
