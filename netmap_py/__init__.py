@@ -52,8 +52,8 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
     ``low_latency`` makes the AF_PACKET backend receive frame by frame (TPACKET_V2)
     instead of in blocks handed over at most 1 ms late (TPACKET_V3, the default).
     ``vnet_hdr=10``: every slot starts with a virtio-net header (struct virtio_net_hdr),
-    as pkt-gen's -H does; AF_PACKET passes it to the kernel and receives one, loop:
-    ports carry it, AF_XDP has none, and netmap ports are not done yet.
+    as pkt-gen's -H does; netmap ports are told the length (PORT_HDR_SET), AF_PACKET
+    passes it to the kernel and receives one, loop: ports carry it, AF_XDP has none.
     """
     spec = portspec if isinstance(portspec, PortSpec) else PortSpec.parse(portspec)
     if vnet_hdr:
@@ -100,10 +100,17 @@ def _open_vnet(spec: PortSpec, portspec, vnet_hdr: int, **kw) -> Port:
         raise ValueError(f"vnet_hdr {vnet_hdr}: a virtio-net header is 10 or 12 bytes")
     if spec.backend == "loop":
         return open(spec, **kw)         # buffers pass as they are
-    if spec.backend in ("netmap", "xdp"):
-        what = ("AF_XDP carries no virtio-net header" if spec.backend == "xdp" else
-                "virtio-net headers on netmap ports (PORT_HDR_SET) are not done yet")
-        raise OSError(errno.EOPNOTSUPP, f"{what}: use a packet: port for -H", spec.text)
+    if spec.backend == "xdp":
+        raise OSError(errno.EOPNOTSUPP, "AF_XDP carries no virtio-net header: use a packet: "
+                      "port for -H", spec.text)
+    if spec.backend == "netmap":        # the port takes the length (PORT_HDR_SET)
+        port = open(spec, slots=kw["slots"], rings=kw["rings"], accept_vnet_hdr=True)
+        try:
+            _core.netmap_port_hdr(port, vnet_hdr)
+        except BaseException:
+            port.close()
+            raise
+        return port
     if vnet_hdr != 10:
         raise OSError(errno.EOPNOTSUPP, "AF_PACKET carries 10-byte virtio-net headers, not "
                       f"{vnet_hdr}", spec.text)

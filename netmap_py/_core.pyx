@@ -12,14 +12,17 @@ from libc.string cimport memcpy, memset, strncpy
 from netmap_py.netmap cimport (
     netmap_if, netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_ring_empty,
     nm_tx_pending, NETMAP_BUF, NETMAP_TXRING, NETMAP_RXRING,
-    nmreq_header, nmreq_register, nmreq_port_info_get, NIOCCTRL, NIOCTXSYNC, NIOCRXSYNC,
+    nmreq_header, nmreq_register, nmreq_port_info_get, nmreq_port_hdr, NIOCCTRL, NIOCTXSYNC,
+    NIOCRXSYNC,
 )
 from netmap_py.constants cimport (
     NETMAP_API, NS_BUF_CHANGED, NS_MOREFRAG, NETMAP_REQ_REGISTER, NETMAP_REQ_PORT_INFO_GET,
+    NETMAP_REQ_PORT_HDR_SET, NETMAP_REQ_PORT_HDR_GET,
 )
 from netmap_py.linux cimport *
 
 import errno as _errno
+import os as _os
 
 cdef extern from "_nmpy.h" nogil:
     uint32_t nmpy_load_acquire(const uint32_t *p)

@@ -147,6 +147,31 @@ def open_netmap(spec, uint64_t extra_flags=0, str reason="", share_spec=None):
     return port
 
 
+def netmap_port_hdr(Port port, int set_len=-1):
+    """The virtio-net header length of a registered netmap port (PORT_HDR_GET), or set
+    it first (PORT_HDR_SET, set_len >= 0), as pkt-gen's -H does."""
+    cdef nmreq_header hdr
+    cdef nmreq_port_hdr body
+    if port.backend != "netmap" or port.c.fd < 0:
+        raise ValueError("netmap_port_hdr() needs an open netmap port")
+    memset(&hdr, 0, sizeof(hdr))
+    memset(&body, 0, sizeof(body))
+    hdr.nr_version = NETMAP_API
+    strncpy(hdr.nr_name, port.spec.name.encode(), 63)
+    hdr.nr_body = <uint64_t>&body
+    if set_len >= 0:
+        hdr.nr_reqtype = NETMAP_REQ_PORT_HDR_SET
+        body.nr_hdr_len = set_len
+    else:
+        hdr.nr_reqtype = NETMAP_REQ_PORT_HDR_GET
+    cdef int rc = _nm_ctrl(port.c.fd, &hdr)
+    if rc:
+        _raise(-rc, f"cannot {'set' if set_len >= 0 else 'read'} the virtio-net header length "
+               f"of {port.spec.name} ({_os.strerror(-rc)}); netmap takes it on VALE ports",
+               port.spec)
+    return body.nr_hdr_len
+
+
 cdef void _nm_ring_ranges(nmpy_port *p) noexcept nogil:
     """First contiguous run of bound rings in each direction (facts 2.6)."""
     cdef netmap_if *nifp = p.nifp

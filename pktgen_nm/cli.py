@@ -392,6 +392,12 @@ def open_ports(pl: Plan) -> list:
                     if pl.threads > have:
                         raise UsageError(f"bad -p {pl.threads}: {pl.spec.name} has {have} "
                                          f"ring(s) in that direction")
+        if ports[0].backend == "netmap" and not pl.vnet:
+            from netmap_py import _core
+            hdr = _core.netmap_port_hdr(ports[0])
+            if hdr:                     # as pkt-gen: adopt the port's header length
+                log(f"Port requires virtio-net header, length = {hdr}")
+                pl.vnet = hdr
     except BaseException:
         for p in ports:
             p.close()

@@ -119,3 +119,12 @@ def test_pktgen_indirect_buffers_into_a_vale_port():
     assert tx.returncode == 0, tx.stderr
     assert "SPECIAL OPTIONS: indirect" in tx.stdout and "Sent 1000 packets" in tx.stdout
     assert "Received 1000 packets 60000 bytes" in out, out + err
+
+
+def test_virtio_net_header_length_on_a_vale_port():
+    """vnet_hdr=12 (pktgen-nm -H 12): the port is told the length and reports it."""
+    from netmap_py import _core
+    with nm.open(f"vale{TAG}h:a", vnet_hdr=12) as a:
+        assert _core.netmap_port_hdr(a) == 12
+    with nm.open(f"vale{TAG}h:b") as b:
+        assert _core.netmap_port_hdr(b) == 0
