@@ -394,7 +394,10 @@ def open_ports(pl: Plan) -> list:
                                          f"ring(s) in that direction")
         if ports[0].backend == "netmap" and not pl.vnet:
             from netmap_py import _core
-            hdr = _core.netmap_port_hdr(ports[0])
+            try:
+                hdr = _core.netmap_port_hdr(ports[0])
+            except OSError:
+                hdr = 0                 # best effort, as pkt-gen: no header then
             if hdr:                     # as pkt-gen: adopt the port's header length
                 log(f"Port requires virtio-net header, length = {hdr}")
                 pl.vnet = hdr
