@@ -56,9 +56,8 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
     passes it to the kernel and receives one, loop: ports carry it, AF_XDP has none.
     """
     spec = portspec if isinstance(portspec, PortSpec) else PortSpec.parse(portspec)
-    if vnet_hdr:
-        return _open_vnet(spec, portspec, vnet_hdr, slots=slots, buf_size=buf_size,
-                          rings=rings, rx_ring_mb=rx_ring_mb, low_latency=low_latency)
+    if vnet_hdr not in (0, 10, 12):
+        raise ValueError(f"vnet_hdr {vnet_hdr}: a virtio-net header is 10 or 12 bytes")
     conf = spec.conf()
     if slots is not None:
         conf.setdefault("tx_slots", slots)
@@ -67,15 +66,22 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         conf.setdefault("tx_rings", rings)
         conf.setdefault("rx_rings", rings)
     if spec.backend == "netmap":
-        return _open_netmap(spec, accept_vnet_hdr, "asked for with netmap:")
+        return _open_netmap(spec, accept_vnet_hdr, "asked for with netmap:", vnet_hdr)
     if spec.backend == "xdp":
+        if vnet_hdr:
+            raise OSError(errno.EOPNOTSUPP, "AF_XDP carries no virtio-net header: use a "
+                          "packet: port for -H", spec.text)
         return _open_xdp(spec, conf, "asked for with xdp:")
     if spec.backend == "loop":
         n = conf.get("tx_rings", 1)
         return _core.open_loop(spec, n, conf.get("tx_slots", DEFAULT_SLOTS),
                                buf_size or DEFAULT_BUF_SIZE, "asked for with loop:")
     if spec.backend == "packet":
-        return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:", low_latency)
+        return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:",
+                            low_latency, vnet_hdr)
+    if vnet_hdr:
+        return _open_packet(spec, conf, buf_size, rx_ring_mb, "a virtio-net header was asked "
+                            "for (-H): only AF_PACKET rings carry one", low_latency, vnet_hdr)
     # auto: netmap where it can register the interface, else AF_XDP, else AF_PACKET
     if checks.NETMAP_DEV.exists():
         try:
@@ -92,37 +98,6 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         why += f"; AF_XDP could not attach ({e.strerror})"
     return _open_packet(spec, conf, buf_size, rx_ring_mb, why + "; using AF_PACKET rings",
                         low_latency)
-
-
-def _open_vnet(spec: PortSpec, portspec, vnet_hdr: int, **kw) -> Port:
-    """open() for ports whose slots carry a virtio-net header."""
-    if vnet_hdr not in (10, 12):
-        raise ValueError(f"vnet_hdr {vnet_hdr}: a virtio-net header is 10 or 12 bytes")
-    if spec.backend == "loop":
-        return open(spec, **kw)         # buffers pass as they are
-    if spec.backend == "xdp":
-        raise OSError(errno.EOPNOTSUPP, "AF_XDP carries no virtio-net header: use a packet: "
-                      "port for -H", spec.text)
-    if spec.backend == "netmap":        # the port takes the length (PORT_HDR_SET)
-        port = open(spec, slots=kw["slots"], rings=kw["rings"], accept_vnet_hdr=True)
-        try:
-            _core.netmap_port_hdr(port, vnet_hdr)
-        except BaseException:
-            port.close()
-            raise
-        return port
-    if vnet_hdr != 10:
-        raise OSError(errno.EOPNOTSUPP, "AF_PACKET carries 10-byte virtio-net headers, not "
-                      f"{vnet_hdr}", spec.text)
-    conf = spec.conf()
-    for key, v in (("slots", kw["slots"]), ("rings", kw["rings"])):
-        if v is not None:
-            conf.setdefault(f"tx_{key}", v)
-            conf.setdefault(f"rx_{key}", v)
-    why = ("asked for with packet:" if spec.backend == "packet" else
-           "a virtio-net header was asked for (-H): only AF_PACKET rings carry one")
-    return _open_packet(spec, conf, kw["buf_size"], kw["rx_ring_mb"], why, kw["low_latency"],
-                        vnet_hdr=vnet_hdr)
 
 
 def _ring_range(spec: PortSpec, nrings: int) -> tuple[int, int]:
@@ -154,15 +129,25 @@ def _open_xdp(spec: PortSpec, conf: dict, reason: str) -> Port:
     return _core.open_xdp(spec, info.ifindex, nrings, first, count, tx, rx, slots, reason)
 
 
-def _open_netmap(spec: PortSpec, accept_vnet_hdr: bool, reason: str) -> Port:
+def _open_netmap(spec: PortSpec, accept_vnet_hdr: bool, reason: str, vnet_hdr: int = 0) -> Port:
     share = spec.option("share")
     share_spec = PortSpec.parse(share["port"]) if share else None
-    extra = constants.NR_ACCEPT_VNET_HDR if accept_vnet_hdr else 0
-    return _core.open_netmap(spec, extra, reason, share_spec)
+    extra = constants.NR_ACCEPT_VNET_HDR if accept_vnet_hdr or vnet_hdr else 0
+    port = _core.open_netmap(spec, extra, reason, share_spec)
+    if vnet_hdr:                        # the port takes the length (PORT_HDR_SET)
+        try:
+            _core.netmap_port_hdr(port, vnet_hdr)
+        except BaseException:
+            port.close()
+            raise
+    return port
 
 
 def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: int,
                  reason: str, low_latency: bool = False, vnet_hdr: int = 0) -> Port:
+    if vnet_hdr not in (0, 10):
+        raise OSError(errno.EOPNOTSUPP, "AF_PACKET carries 10-byte virtio-net headers, not "
+                      f"{vnet_hdr}", spec.text)
     info = checks.interface(spec.name)
     if not info.exists:
         raise OSError(errno.ENODEV, info.facts[0].sentence, spec.text)

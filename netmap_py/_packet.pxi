@@ -96,8 +96,8 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
                 continue
             if (<uint16_t *>(data + 2))[0] == 0:
                 (<uint16_t *>(data + 2))[0] = <uint16_t>(total - s.user_vnet)
-        elif s.vnet:                    # no offloads; copy the whole frame
-            memset(frame + s.data_off, 0, s.vnet)
+        elif s.vnet:                    # no offloads (the ring's pages come zeroed, and
+            # only hdr_len is ever written): copy the whole frame
             (<uint16_t *>(frame + s.data_off + 2))[0] = <uint16_t>total    # hdr_len, host order
         hdr.tp_len = total + inner
         nmpy_store_release(&hdr.tp_status, TP_STATUS_SEND_REQUEST)

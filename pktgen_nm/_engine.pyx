@@ -111,8 +111,9 @@ cdef struct pg_ctx:
     uint64_t cap_n, cap_max
     # kernel engine (--engine kernel): BPF_PROG_RUN with live frames
     int kprog_fd                    # > 0: this worker drives the kernel engine
-    uint32_t kifindex, kbatch, klen
-    uint64_t kcall_ns                 # how long one BPF_PROG_RUN call should take
+    const char *kframe              # the template BPF_PROG_RUN copies (the program's)
+    uint32_t kbatch, klen
+    uint64_t kcall_ns               # how long one BPF_PROG_RUN call should take
     uint64_t *kstate                # the program's map value: index, bytes
 
 
@@ -217,22 +218,30 @@ cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq, uint64_t ts) noe
         f.cur = f.lo
 
 
+cdef inline const char *next_pcap(pg_ctx *t, uint32_t *L) noexcept nogil:
+    """-P: the next frame of the file (looping) and its length."""
+    cdef const char *data = t.pcap_buf + t.pcap_off[t.pcap_i]
+    L[0] = t.pcap_len[t.pcap_i]
+    t.pcap_i += 1
+    if t.pcap_i == t.pcap_n:
+        t.pcap_i = 0
+    return data
+
+
 cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noexcept nogil:
     """Queue n packets from head (n <= space); publish head/cur once."""
     cdef uint32_t head = r.head, L, last = head
     cdef netmap_slot *slot
     cdef char *buf
+    cdef const char *src
     cdef uint64_t nbytes = 0
     cdef int ping = t.func == F_PING
     for _ in range(n):
         slot = &r.slot[head]
         buf = NETMAP_BUF(r, slot.buf_idx)
         if t.pcap_n:                    # -P: every frame of the file in turn
-            L = t.pcap_len[t.pcap_i]
-            memcpy(buf, t.pcap_buf + t.pcap_off[t.pcap_i], L)
-            t.pcap_i += 1
-            if t.pcap_i == t.pcap_n:
-                t.pcap_i = 0
+            src = next_pcap(t, &L)
+            memcpy(buf, src, L)
         else:
             if (slot.flags & NS_BUF_CHANGED or t.copy_always) and not t.rubbish:
                 memcpy(buf, t.tmpl, t.max_len)  # a buffer we have not written yet
@@ -267,11 +276,7 @@ cdef uint32_t fill_ring_frags(pg_ctx *t, netmap_ring *r, uint32_t n, int with_se
     cdef uint64_t nbytes = 0
     for _ in range(n):
         if t.pcap_n:
-            L = t.pcap_len[t.pcap_i]
-            src = t.pcap_buf + t.pcap_off[t.pcap_i]
-            t.pcap_i += 1
-            if t.pcap_i == t.pcap_n:
-                t.pcap_i = 0
+            src = next_pcap(t, &L)
         else:
             L = pick_len(t)
             if t.vary:
@@ -839,8 +844,7 @@ cdef class Worker:
                        or self.c.func == F_TXSEQ or self.c.func == F_PING)
 
     def __dealloc__(self):
-        if self.c.kprog_fd == 0:        # with the kernel engine, tmpl is _tmpl's
-            free(self.c.tmpl)
+        free(self.c.tmpl)
         free(self.c.psum)
         free(self.c.seen)
         free(self.c.rtt_samples)
@@ -855,12 +859,10 @@ cdef class Worker:
             raise ValueError("the kernel program is closed")
         self.kernel = kernel
         self.c.kprog_fd = kernel.prog_fd
-        self.c.kifindex = kernel.ifindex
         self.c.kbatch = burst if burst <= 256 else 256  # the kernel's largest batch
         self.c.kstate = kernel.state
         self.c.kcall_ns = KGEN_CALL_PARKED_NS if kernel.parked else KGEN_CALL_UNPARKED_NS
-        self._tmpl = kernel.frame
-        self.c.tmpl = <char *>self._tmpl
+        self.c.kframe = kernel.frame    # kept alive by self.kernel
         self.c.klen = len(kernel.frame)
         self.c.max_len = kernel.fixed_len     # 0: lengths vary, the program counts bytes
 

@@ -169,6 +169,9 @@ cdef void ktx_loop(pg_ctx *t) noexcept nogil:
     # a signal must not cut a system call short: its packets would go uncounted
     sigfillset(&all_signals)
     pthread_sigmask(SIG_BLOCK, &all_signals, NULL)
+    # paced: calls of at most one kernel batch, so that the rate holds at fine grain
+    # and no burst overflows the receiver (rate_budget caps at t.burst)
+    t.burst = t.kbatch
     t.start_ns = now_ns()
     t.started = 1
     while not t.cancel:
@@ -179,9 +182,6 @@ cdef void ktx_loop(pg_ctx *t) noexcept nogil:
             break
         budget = chunk
         if t.rate > 0:
-            # paced: calls of at most one kernel batch, so that the rate holds at
-            # fine grain and no burst overflows the receiver
-            t.burst = t.kbatch
             budget = rate_budget(t, now, t.pkts)
             if budget == 0:
                 continue
@@ -193,7 +193,7 @@ cdef void ktx_loop(pg_ctx *t) noexcept nogil:
             if dt < call_ns:
                 budget = budget * dt // call_ns + 1
         t0 = now_ns()
-        rc = kgen_run_live(t.kprog_fd, t.tmpl, t.klen, <uint32_t>budget, t.kbatch)
+        rc = kgen_run_live(t.kprog_fd, t.kframe, t.klen, <uint32_t>budget, t.kbatch)
         if rc < 0:
             t.error = -rc
             break

@@ -12,6 +12,7 @@ import errno
 import ipaddress
 import json
 import os
+import re
 import resource
 import signal
 import socket
@@ -424,16 +425,12 @@ class Run:
         T = len(ports) if kernel is None else pl.threads
         self.backend = ports[0].backend if kernel is None else "kernel"
         self.ports = ports
-        # the kernel engine's batch: frames run before each flush to the driver; its
-        # default is the kernel's (64): larger batches overflow a veth peer's ring
-        kburst = min(opts.b or KERNEL_BATCH, 256)
         for i, port in enumerate(ports if kernel is None else [None] * T):
             n_i = opts.n // T + (1 if i < opts.n % T else 0) if opts.n else 0
             if opts.n and n_i == 0:
                 n_i = -1  # nothing to do for this thread
             w = engine.Worker(
-                port, pl.func, frame=frames[i], burst=pl.burst if kernel is None else kburst,
-                limit=max(n_i, 0),
+                port, pl.func, frame=frames[i], burst=pl.burst, limit=max(n_i, 0),
                 duration=opts.duration, rate=opts.R / T if opts.R else 0,
                 exit_on_idle=opts.W, seed=(opts.seed or time.monotonic_ns()) + i * 7919,
                 randomize=(pl.rand_src, pl.rand_dst), copy_always=pl.copy_always,
@@ -441,7 +438,7 @@ class Run:
                 capture=max(opts.pcap_count if opts.pcap_out else 0,
                             DUMP_MAX if pl.dump else 0), kernel=kernel,
                 frags=opts.F, max_frag=opts.M, vhdr=pl.vnet, indirect=pl.indirect)
-            nfr, size = w.fragments if kernel is None else (1, 0)
+            nfr, size = w.fragments
             if nfr > 1 and i == 0:
                 if port.backend == "xdp":
                     raise UsageError(
@@ -532,7 +529,6 @@ def choose_engine(pl: Plan, info: checks.InterfaceInfo | None) -> tuple[str, str
 
 def kernel_release() -> tuple[int, int]:
     """The running kernel's (major, minor)."""
-    import re
     m = re.match(r"(\d+)\.(\d+)", os.uname().release)
     return (int(m.group(1)), int(m.group(2))) if m else (0, 0)
 
@@ -552,11 +548,15 @@ def run(opts) -> int:
     module = checks.netmap_module()
     engine, why = choose_engine(pl, info)
     if engine == "kernel":
-        kernel = open_kernel(pl, info, opts)
+        # the kernel engine's batch: frames run before each flush to the driver; its
+        # default is the kernel's (64): larger batches overflow a veth peer's ring
+        pl.burst = min(opts.b or KERNEL_BATCH, 256)
+        frame = _frame(pl, info)
+        kernel = open_kernel(pl, info, frame)
         try:
             _banner(opts, pl, info, module)
             return _run_ports(opts, pl, [], info, module, normalize, json_out, say, _engine,
-                              kernel=(kernel, why))
+                              kernel=(kernel, why), frame=frame)
         finally:
             kernel.close()
     ports = open_ports(pl)
@@ -573,10 +573,9 @@ def run(opts) -> int:
                 pass
 
 
-def open_kernel(pl: Plan, info, opts):
+def open_kernel(pl: Plan, info, frame: P.Frame):
     """The kernel engine's program for this run (one, shared by the threads)."""
     from . import _engine
-    frame = _frame(pl, info)
     try:
         return _engine.KernelProgram(frame, socket.if_nametoindex(info.name),
                                      randomize=(pl.rand_src, pl.rand_dst),
@@ -634,7 +633,7 @@ def _banner(opts, pl, info, module) -> None:
 
 
 def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
-               kernel=None) -> int:
+               kernel=None, frame=None) -> int:
     if kernel is not None:
         prog, why = kernel
         T = pl.threads
@@ -658,9 +657,8 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
         else:
             verb, q = "Working on", port0.num_tx_rings + port0.num_host_tx_rings
         say(f"{verb} {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
-    frame = None
     if pl.func in SENDERS + ("ping",):
-        frame = _frame(pl, info)
+        frame = frame or _frame(pl, info)
         src_mac = frame.data[frame.vhdr + 6:frame.vhdr + 12]
         if pl.pcap_frames:
             say(f"replaying {len(pl.pcap_frames)} packets from {opts.P}")
@@ -671,13 +669,12 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
                                    ("indirect", pl.indirect)) if on]
         if special:
             say("--- SPECIAL OPTIONS: " + " ".join(special))
-        burst = pl.burst if kernel is None else min(opts.b or KERNEL_BATCH, 256)
         if opts.R:
             per = opts.R / T
-            b = max(1, min(burst, int(per // 300)))
+            b = max(1, min(pl.burst, int(per // 300)))
             log(f"Sending {b} packets every  {b / per:.9f} s")
         else:
-            log(f"Sending {burst} packets every  0.000000000 s")
+            log(f"Sending {pl.burst} packets every  0.000000000 s")
     wait_carrier(info, pl.wait)
     log("Ready...")
 
