@@ -7,6 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
+# the tools the venv installed (cython-lint runs pycodestyle by name) come first
+export PATH="$PWD/.venv/bin:$PATH"
 .venv/bin/python scripts/gen_constants.py --check
 .venv/bin/python scripts/flags_table.py --check
 echo "test: lint (ruff, cython-lint)"

@@ -71,8 +71,9 @@ FACT_VALUES = {
 
 def _probe(tmp_path, header: str, include: str, names, strict: bool = True) -> dict:
     tmp_path.mkdir(parents=True, exist_ok=True)
-    lines = [f'#include "{header}"', "#include <stdio.h>", "#include <stddef.h>",
-             "int main(void) {"]
+    # netmap's own netmap_user.h expects these first, as every C user of netmap has them
+    lines = ["#include <stdint.h>", "#include <sys/ioctl.h>", f'#include "{header}"',
+             "#include <stdio.h>", "#include <stddef.h>", "int main(void) {"]
     for s in SIZES:
         lines.append(f'printf("size {s} %zu\\n", sizeof(struct {s}));')
     for s, f, _ in OFFSETS:
@@ -124,8 +125,13 @@ def test_header_matches_table(ours):
 
 
 def _netmap_include():
-    for d in (os.environ.get("NETMAP_INCLUDE"), "/usr/include", "/usr/local/include"):
-        if d and os.path.exists(os.path.join(d, "net", "netmap_user.h")):
+    given = os.environ.get("NETMAP_INCLUDE")
+    if given:   # named on purpose (CI names the guest's copy): missing is a failure
+        assert os.path.exists(os.path.join(given, "net", "netmap_user.h")), \
+            f"NETMAP_INCLUDE={given} holds no net/netmap_user.h"
+        return given
+    for d in ("/usr/include", "/usr/local/include"):
+        if os.path.exists(os.path.join(d, "net", "netmap_user.h")):
             return d
     return None
 
@@ -137,4 +143,5 @@ def test_against_netmaps_own_headers(tmp_path):
     names = [n for n in C.__all__ if n not in ("NETMAP_MIN_API", "NETMAP_MAX_API")]
     theirs = _probe(tmp_path / "theirs", "net/netmap_user.h", inc, names, strict=False)
     mine = _probe(tmp_path / "ours", "netmap_abi.h", VENDOR, names)
+    assert len(mine) == len(SIZES) + len(OFFSETS) + len(names)
     assert mine == theirs
