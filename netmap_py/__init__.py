@@ -65,8 +65,9 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
     if rings is not None:
         conf.setdefault("tx_rings", rings)
         conf.setdefault("rx_rings", rings)
+    _check_soft_rings(spec, conf)
     if spec.backend == "netmap":
-        return _open_netmap(spec, accept_vnet_hdr, "asked for with netmap:", vnet_hdr)
+        return _open_netmap(spec, conf, accept_vnet_hdr, "asked for with netmap:", vnet_hdr)
     if spec.backend == "xdp":
         if vnet_hdr:
             raise OSError(errno.EOPNOTSUPP, "AF_XDP carries no virtio-net header: use a "
@@ -74,8 +75,10 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         return _open_xdp(spec, conf, "asked for with xdp:")
     if spec.backend == "loop":
         n = conf.get("tx_rings", 1)
+        first, count = _ring_range(spec, n)
         return _core.open_loop(spec, n, conf.get("tx_slots", DEFAULT_SLOTS),
-                               buf_size or DEFAULT_BUF_SIZE, "asked for with loop:")
+                               buf_size or DEFAULT_BUF_SIZE, "asked for with loop:",
+                               first=first, count=count)
     if spec.backend == "packet":
         return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:",
                             low_latency, vnet_hdr)
@@ -85,7 +88,8 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
     # auto: netmap where it can register the interface, else AF_XDP, else AF_PACKET
     if checks.NETMAP_DEV.exists():
         try:
-            return _open_netmap(spec, accept_vnet_hdr, "netmap module loaded and the port registered")
+            return _open_netmap(spec, conf, accept_vnet_hdr,
+                                "netmap module loaded and the port registered")
         except OSError as e:
             why = f"netmap could not register {spec.name} ({e.strerror})"
     else:
@@ -98,6 +102,26 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         why += f"; AF_XDP could not attach ({e.strerror})"
     return _open_packet(spec, conf, buf_size, rx_ring_mb, why + "; using AF_PACKET rings",
                         low_latency)
+
+
+SOFT_MAX_RINGS = 64
+SOFT_SLOTS = (2, 65536)
+
+
+def _check_soft_rings(spec: PortSpec, conf: dict) -> None:
+    """Rings our code makes (loop:, AF_PACKET, AF_XDP): counts it can hold, checked
+    before anything is allocated.  netmap's kernel checks its own."""
+    if spec.backend == "netmap":
+        return
+    for key in ("tx_rings", "rx_rings"):
+        if not 0 < conf.get(key, 1) <= SOFT_MAX_RINGS:
+            raise ValueError(f"{spec.text}: {conf[key]} {key.replace('_', ' ')}; "
+                             f"{spec.backend} ports have 1..{SOFT_MAX_RINGS}")
+    lo, hi = SOFT_SLOTS
+    for key in ("tx_slots", "rx_slots"):
+        if not lo <= conf.get(key, lo) <= hi:
+            raise ValueError(f"{spec.text}: {conf[key]} {key.replace('_', ' ')}; rings hold "
+                             f"{lo}..{hi} slots (@conf:slots=N)")
 
 
 def _ring_range(spec: PortSpec, nrings: int) -> tuple[int, int]:
@@ -129,11 +153,12 @@ def _open_xdp(spec: PortSpec, conf: dict, reason: str) -> Port:
     return _core.open_xdp(spec, info.ifindex, nrings, first, count, tx, rx, slots, reason)
 
 
-def _open_netmap(spec: PortSpec, accept_vnet_hdr: bool, reason: str, vnet_hdr: int = 0) -> Port:
+def _open_netmap(spec: PortSpec, conf: dict, accept_vnet_hdr: bool, reason: str,
+                 vnet_hdr: int = 0) -> Port:
     share = spec.option("share")
     share_spec = PortSpec.parse(share["port"]) if share else None
     extra = constants.NR_ACCEPT_VNET_HDR if accept_vnet_hdr or vnet_hdr else 0
-    port = _core.open_netmap(spec, extra, reason, share_spec)
+    port = _core.open_netmap(spec, extra, reason, share_spec, conf)
     if vnet_hdr:                        # the port takes the length (PORT_HDR_SET)
         try:
             _core.netmap_port_hdr(port, vnet_hdr)
@@ -208,9 +233,10 @@ def _open_emulated_group(specs, backend, slots, low_latency):
         conf = s.conf()
         if slots is not None:
             conf.setdefault("tx_slots", slots)
+        _check_soft_rings(s, conf)
         if backend == "loop":
-            plans.append((s, None, conf.get("tx_rings", 1), 0, conf.get("tx_rings", 1),
-                          conf.get("tx_slots", DEFAULT_SLOTS)))
+            n = conf.get("tx_rings", 1)
+            plans.append((s, None, n, *_ring_range(s, n), conf.get("tx_slots", DEFAULT_SLOTS)))
             continue
         info = checks.interface(s.name)
         if not info.exists:
@@ -231,7 +257,8 @@ def _open_emulated_group(specs, backend, slots, low_latency):
             tx = not s.flags & constants.NR_RX_RINGS_ONLY
             rx = not s.flags & constants.NR_TX_RINGS_ONLY
             if backend == "loop":
-                ports.append(_core.open_loop(s, n, sl, bufsz, why, shared=region, index=k))
+                ports.append(_core.open_loop(s, n, sl, bufsz, why, shared=region, index=k,
+                                             first=first, count=count))
             elif backend == "xdp":
                 ports.append(_core.open_xdp(s, info.ifindex, n, first, count, tx, rx, sl, why,
                                             shared=region, index=k))

@@ -81,7 +81,7 @@ cdef void _loop_destroy(nmpy_port *p) noexcept nogil:
 
 
 cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size, str reason,
-                     object shared, int index):
+                     object shared, int index, int first, int count):
     cdef Port port = _new_port(spec, "loop", reason)
     cdef netmap_if *nifp
     cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, buf_size, 0, &nifp)
@@ -102,8 +102,8 @@ cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size,
         lp.tx[i].hwcur, lp.tx[i].hwtail = 0, slots - 1
         lp.rx[i].hwcur, lp.rx[i].hwtail = 0, 0
     port.c.nifp = nifp
-    port.c.first_tx_ring, port.c.last_tx_ring = 0, nrings - 1
-    port.c.first_rx_ring, port.c.last_rx_ring = 0, nrings - 1
+    port.c.first_tx_ring, port.c.last_tx_ring = first, first + count - 1
+    port.c.first_rx_ring, port.c.last_rx_ring = first, first + count - 1
     port.c.txsync, port.c.rxsync, port.c.poll = _loop_txsync, _loop_rxsync, _loop_poll
     port.zero_copy = True
     _opened(port, reg)
@@ -111,9 +111,14 @@ cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size,
 
 
 def open_loop(spec, int rings=1, uint32_t slots=1024, uint32_t buf_size=2048, str reason="",
-              shared=None, int index=0):
+              shared=None, int index=0, int first=0, int count=-1):
+    """A loop port of ``rings`` ring pairs, binding [first, first+count) (all: -1)."""
     if rings < 1 or rings > 64:
         raise ValueError(f"loop ports have 1..64 rings, not {rings}")
     if slots < 2 or slots > 65536:
         raise ValueError(f"ring size must be 2..65536 slots, not {slots}")
-    return _open_loop(spec, rings, slots, buf_size, reason, shared, index)
+    if count < 0:
+        count = rings - first
+    if first < 0 or count < 1 or first + count > rings:
+        raise ValueError(f"ring range {first}..{first + count - 1} is not within 0..{rings - 1}")
+    return _open_loop(spec, rings, slots, buf_size, reason, shared, index, first, count)

@@ -89,8 +89,10 @@ cdef int _nm_mem_id_of(object share_spec) except -1:
     return info.nr_mem_id
 
 
-def open_netmap(spec, uint64_t extra_flags=0, str reason="", share_spec=None):
-    """Register ``spec`` with the netmap module and map its region."""
+def open_netmap(spec, uint64_t extra_flags=0, str reason="", share_spec=None, conf=None):
+    """Register ``spec`` with the netmap module and map its region.  ``conf``: ring
+    and slot counts (``PortSpec.conf()`` with open()'s defaults); netmap takes them
+    for the ports an open creates (VALE ports, pipes)."""
     cdef Port port = _new_port(spec, "netmap", reason)
     cdef nmreq_header hdr
     cdef nmreq_register reg
@@ -107,15 +109,20 @@ def open_netmap(spec, uint64_t extra_flags=0, str reason="", share_spec=None):
     reg.nr_ringid = spec.ringid
     reg.nr_flags = spec.flags | extra_flags
     reg.nr_mem_id = spec.mem_id
-    conf = spec.conf()
+    conf = spec.conf() if conf is None else conf
     reg.nr_tx_slots = conf.get("tx_slots", 0)
     reg.nr_rx_slots = conf.get("rx_slots", 0)
     reg.nr_tx_rings = conf.get("tx_rings", 0)
     reg.nr_rx_rings = conf.get("rx_rings", 0)
     reg.nr_host_tx_rings = conf.get("host_tx_rings", 0)
     reg.nr_host_rx_rings = conf.get("host_rx_rings", 0)
+    cdef int shared_id
     if share_spec is not None:
-        reg.nr_mem_id = _nm_mem_id_of(share_spec)
+        shared_id = _nm_mem_id_of(share_spec)
+        if spec.mem_id and spec.mem_id != shared_id:
+            raise OSError(_errno.EINVAL, f"@share={share_spec.text} is in memory region "
+                          f"{shared_id}, not @{spec.mem_id}: drop one of them", spec.text)
+        reg.nr_mem_id = shared_id
     if spec.option("extmem") is not None:
         raise OSError(_errno.EOPNOTSUPP, "@extmem is not supported by netmap_py yet", spec.text)
     cdef int fd = _nm_open_dev(spec)

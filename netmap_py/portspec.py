@@ -2,11 +2,25 @@
 
     netmap:IF[^|^N|*|-N][@memid][/xztrRT][@share=P|@conf:k=v,..|@extmem:..]
     valeX:Y[...same suffixes...]          netmap:base{id  netmap:base}id   (pipes)
-    xdp:IF[-Q]   packet:IF[-Q]   IF[-Q]   (our backends; a bare name picks one)
+    xdp:IF[-Q]   packet:IF[-Q]   loop:NAME[-Q]   IF[-Q]   (ours; a bare name picks one)
 
-Where libnetmap's parser and its own test table disagree we follow the parser that
-ships (``netmap:eth0&`` and ``netmap:vale0:0`` are accepted): the kernel decides
-whether such a name exists, and says so with an error we translate.
+libnetmap's ``nmport_parse`` (netmap 89607e1) is the reference: only ASCII digits are
+numbers, every number is plain decimal and fits the C field it fills (memory regions
+1..65535, ring and slot counts their nmreq_register widths, @extmem counts 32 bits),
+the 63-byte name limit counts UTF-8 bytes, @conf options apply in order (in one
+option the specific keys beat rings=/slots=, across options the later wins, and an
+empty value unsets a key), ``@share``'s value is itself a netmap or VALE name parsed
+here (``eth1`` or ``xdp:eth1`` there is refused: the region is netmap's).  Where
+libnetmap's parser and its own test table disagree we follow the parser that ships
+(``netmap:eth0&`` and ``netmap:vale0:0`` are accepted): the kernel decides whether
+such a name exists.  Where libnetmap lets a name through that the kernel then
+refuses, we refuse it here, with a sentence; these are the documented differences:
+  - a pipe with an empty base or id (``netmap:{3``, ``netmap:x{``, ``netmap:x{/T``):
+    the kernel has no such pipe;
+  - a pipe with host rings (``netmap:x{1^``, ``netmap:x{1*``): pipes take all rings
+    or one ring only;
+  - a memory region id over 65535 (libnetmap truncates ``@65536`` to 0) and @conf or
+    @extmem values wider than their field (``rings=70000`` would become 4464).
 """
 from __future__ import annotations
 
@@ -26,10 +40,24 @@ _FLAG_BITS = {
 }
 _MONITOR = C.NR_MONITOR_TX | C.NR_MONITOR_RX | C.NR_ZCOPY_MON
 _IDENT = re.compile(r"[A-Za-z0-9_]*")
+_DIGITS = re.compile(r"[0-9]*")          # ASCII only: str.isdigit() and \d take any script
+_MAX_MEM_ID = 0xFFFF                     # nr_mem_id is 16 bits
 _STOP = "-*^/@"
 _MAX_RING = 4095
-_CONF_KEYS = ("rings", "host_rings", "slots", "tx_rings", "rx_rings", "host_tx_rings",
-              "host_rx_rings", "tx_slots", "rx_slots")
+# @conf key -> the nmreq_register fields it sets; generic keys first, so that in one
+# option a specific key given beside them wins
+_CONF_FIELDS = {
+    "rings": ("tx_rings", "rx_rings"), "host_rings": ("host_tx_rings", "host_rx_rings"),
+    "slots": ("tx_slots", "rx_slots"),
+    "tx_rings": ("tx_rings",), "rx_rings": ("rx_rings",), "host_tx_rings": ("host_tx_rings",),
+    "host_rx_rings": ("host_rx_rings",), "tx_slots": ("tx_slots",), "rx_slots": ("rx_slots",),
+}
+_CONF_KEYS = tuple(_CONF_FIELDS)
+_U16, _U32 = 0xFFFF, 0xFFFFFFFF
+# the largest value of each numeric key: the width of the C field it fills
+_KEY_MAX = {**{k: _U32 if "slots" in k else _U16 for k in _CONF_KEYS},
+            **{k: _U32 for k in ("if_num", "if_size", "ring_num", "ring_size", "buf_num",
+                                 "buf_size")}}
 # option name -> (default key or None, allowed keys, mandatory key or None)
 _OPTIONS = {
     "share": ("port", ("port",), "port"),
@@ -103,17 +131,22 @@ class PortSpec:
         return found
 
     def conf(self) -> dict[str, int]:
-        """Ring and slot counts asked for with ``@conf``, specific keys winning."""
-        keys = {k: int(v) for k, v in (self.option("conf") or {}).items()}
+        """Ring and slot counts asked for with ``@conf``: the options in order, later
+        ones overriding earlier ones; in one option specific keys beat rings=/slots=;
+        an empty value unsets (the kernel's default)."""
         out: dict[str, int] = {}
-        for generic, specific in (("rings", ("tx_rings", "rx_rings")),
-                                  ("host_rings", ("host_tx_rings", "host_rx_rings")),
-                                  ("slots", ("tx_slots", "rx_slots"))):
-            for s in specific:
-                if s in keys:
-                    out[s] = keys[s]
-                elif generic in keys:
-                    out[s] = keys[generic]
+        for opt, keys in self.options:
+            if opt != "conf":
+                continue
+            given = dict(keys)
+            for key, fields in _CONF_FIELDS.items():
+                if key not in given:
+                    continue
+                for f in fields:
+                    if given[key] == "":
+                        out.pop(f, None)
+                    else:
+                        out[f] = int(given[key])
         return out
 
     def with_ring(self, ring: int) -> PortSpec:
@@ -137,7 +170,7 @@ class PortSpec:
         if letters:
             out += "/" + letters
         for opt, keys in self.options:
-            out += "@" + opt + (":" + ",".join(f"{k}={v}" for k, v in keys) if keys else "")
+            out += "@" + opt + ":" + ",".join(f"{k}={v}" for k, v in keys)
         return out
 
     def __str__(self) -> str:
@@ -153,11 +186,14 @@ def _parse(text: str) -> PortSpec:
     while i < len(rest) and rest[i] not in _STOP:
         i += 1
     vpname, tail = rest[:i], rest[i:]
-    pipe = _check_vpname(vpname, text, backend)
+    pipe = _check_vpname(vpname, backend, vale=bool(vale_prefix))
     name = vale_prefix + vpname
-    if len(name) >= C.NETMAP_REQ_IFNAMSIZ:
-        raise _Bad(f"name too long ({len(name)} characters; at most {C.NETMAP_REQ_IFNAMSIZ - 1})")
+    size = len(name.encode())
+    if size >= C.NETMAP_REQ_IFNAMSIZ:
+        raise _Bad(f"name too long ({size} bytes in UTF-8; at most {C.NETMAP_REQ_IFNAMSIZ - 1})")
     mode, ringid, tail = _parse_mode(tail)
+    if pipe and mode not in (C.NR_REG_ALL_NIC, C.NR_REG_ONE_NIC):
+        raise _Bad("a pipe has no host rings (^ and *): use all its rings or one (-N)")
     mem_id, flags, options = _parse_suffixes(tail)
     spec = PortSpec(text=text, backend=backend, name=name,
                     ifname=None if (vale_prefix or pipe or _looks_vale(vpname)) else vpname,
@@ -188,8 +224,10 @@ def _split_prefix(text: str) -> tuple[str, str, str]:
     return "auto", text, ""
 
 
-def _check_vpname(vpname: str, text: str, backend: str) -> tuple[str, str] | None:
+def _check_vpname(vpname: str, backend: str, vale: bool) -> tuple[str, str] | None:
     if vpname == "":
+        if vale:                        # vale0: -- an empty port name, as libnetmap takes
+            return None
         raise _Bad("no port name after the prefix (e.g. netmap:eth0)")
     pipe = None
     for ch, role in (("{", "master"), ("}", "slave")):
@@ -202,8 +240,8 @@ def _check_vpname(vpname: str, text: str, backend: str) -> tuple[str, str] | Non
     if pipe and backend != "netmap":
         raise _Bad("pipes exist only in netmap; use netmap:" + vpname)
     if backend != "netmap" and not pipe:
-        if len(vpname) > 15:
-            raise _Bad(f"interface name {vpname!r} is longer than 15 characters")
+        if len(vpname.encode()) > 15:
+            raise _Bad(f"interface name {vpname!r} is longer than 15 bytes")
         if any(c.isspace() or c in ":/" for c in vpname):
             raise _Bad(f"{vpname!r} is not a valid interface name")
     return pipe
@@ -213,7 +251,7 @@ def _parse_mode(tail: str) -> tuple[int, int, str]:
     if not tail or tail[0] in "/@":
         return C.NR_REG_ALL_NIC, 0, tail
     ch, tail = tail[0], tail[1:]
-    digits = re.match(r"\d*", tail).group()
+    digits = _DIGITS.match(tail).group()
     tail = tail[len(digits):]
     if ch == "*":
         if digits:
@@ -247,21 +285,21 @@ def _parse_suffixes(tail: str):
                     raise _Bad(f"unknown flag {tail[j]!r} after '/' (use x z t r R T)")
                 flags |= _FLAG_BITS[tail[j]]
                 j += 1
-            if j == 1:
+            if j == 1 and j == len(tail):    # '/@...' is an empty list, as libnetmap takes
                 raise _Bad("'/' must be followed by flags (x z t r R T)")
             tail = tail[j:]
         elif tail[0] == "@":
-            m = re.match(r"@(\d*)", tail)
-            if m.group(1) == "" and (len(tail) == 1 or tail[1] in "/@"):
+            digits = _DIGITS.match(tail, 1).group()
+            if digits == "" and (len(tail) == 1 or tail[1] in "/@"):
                 raise _Bad("empty memory region after '@' (e.g. @2)")
-            if m.group(1) == "":
+            if digits == "":
                 return mem_id, flags, _parse_options(tail)
-            n = int(m.group(1))
-            if n == 0:
-                raise _Bad("memory region id must be > 0")
+            n = int(digits)
+            if not 1 <= n <= _MAX_MEM_ID:
+                raise _Bad(f"memory region id {n} out of range: use 1..{_MAX_MEM_ID}")
             if mem_id and n != mem_id:
                 raise _Bad(f"conflicting memory regions @{mem_id} and @{n}")
-            mem_id, tail = n, tail[m.end():]
+            mem_id, tail = n, tail[1 + len(digits):]
         else:
             raise _Bad(f"unexpected {tail[0]!r} in {tail!r}")
     return mem_id, flags, ()
@@ -270,7 +308,7 @@ def _parse_suffixes(tail: str):
 def _parse_options(tail: str):
     options = []
     for chunk in tail[1:].split("@"):
-        m = re.fullmatch(r"([A-Za-z_][\w-]*)(?:([=:])(.*))?", chunk, re.S)
+        m = re.fullmatch(r"([A-Za-z_][A-Za-z0-9_-]*)(?:([=:])(.*))?", chunk, re.S)
         if not m:
             raise _Bad(f"malformed option '@{chunk}'")
         name, sep, body = m.group(1), m.group(2), m.group(3)
@@ -278,31 +316,57 @@ def _parse_options(tail: str):
             raise _Bad("option @offset is disabled (as in libnetmap) and not supported")
         if name not in _OPTIONS:
             raise _Bad(f"unknown option '@{name}' (known: @share, @conf, @extmem)")
-        default_key, allowed, mandatory = _OPTIONS[name]
-        keys: dict[str, str] = {}
-        if sep == "=":
-            if default_key is None:
-                raise _Bad(f"@{name} has no default key; write @{name}:key=value")
-            keys[default_key] = body
-        elif sep == ":":
-            for kv in body.split(","):
-                k, eq, v = kv.partition("=")
-                k = k.replace("-", "_")
-                if not eq or not k or v == "":
-                    raise _Bad(f"malformed key=value {kv!r} in @{name}")
-                if k not in allowed:
-                    raise _Bad(f"unknown key {k!r} for @{name} (known: {', '.join(allowed)})")
-                if k in keys:
-                    raise _Bad(f"key {k!r} given twice in @{name}")
-                keys[k] = v
-        if mandatory and mandatory not in keys:
-            raise _Bad(f"@{name} needs {mandatory}= (e.g. @{name}={mandatory.upper()})")
-        for k, v in keys.items():
-            if name == "conf" or k.endswith(("_num", "_size")):
-                if not v.isdigit():
-                    raise _Bad(f"@{name}:{k} must be a number, not {v!r}")
+        if name == "extmem" and any(o == "extmem" for o, _ in options):
+            raise _Bad("two @extmem options: extmem already in use (give one)")
+        keys = _option_keys(name, sep, body)
         options.append((name, tuple(keys.items())))
     return tuple(options)
+
+
+def _option_keys(name: str, sep: str | None, body: str | None) -> dict[str, str]:
+    """The keys of one option: ``@name=value`` (its default key) or ``@name:k=v,..``;
+    an empty value leaves a key unset."""
+    default_key, allowed, mandatory = _OPTIONS[name]
+    keys: dict[str, str] = {}
+    if sep is None and name == "conf":
+        raise _Bad("@conf needs keys: write @conf:rings=N (or @conf: for none)")
+    if sep == "=":
+        if default_key is None:
+            raise _Bad(f"@{name} has no default key; write @{name}:key=value")
+        keys[default_key] = body
+    elif sep == ":" and body != "":
+        for kv in body.split(","):
+            k, eq, v = kv.partition("=")
+            k = k.replace("-", "_")
+            if not eq or not k:
+                raise _Bad(f"malformed key=value {kv!r} in @{name}")
+            if k not in allowed:
+                raise _Bad(f"unknown key {k!r} for @{name} (known: {', '.join(allowed)})")
+            if k in keys:
+                raise _Bad(f"key {k!r} given twice in @{name}")
+            keys[k] = v
+    if mandatory and keys.get(mandatory, "") == "":
+        raise _Bad(f"@{name} needs {mandatory}= (e.g. @{name}={mandatory.upper()})")
+    for k, v in keys.items():
+        if k in _KEY_MAX and v != "":
+            if not _DIGITS.fullmatch(v):
+                raise _Bad(f"@{name}:{k} must be a plain decimal number, not {v!r}")
+            if int(v) > _KEY_MAX[k]:
+                raise _Bad(f"@{name}:{k}={v} out of range: at most {_KEY_MAX[k]}")
+    if name == "share":
+        _check_share(keys["port"])
+    return keys
+
+
+def _check_share(value: str) -> None:
+    """@share names the netmap port whose region to use: a netmap or VALE name."""
+    try:
+        other = _parse(value)
+    except _Bad as e:
+        raise _Bad(f"@share={value}: {e}") from None
+    if other.backend != "netmap":
+        raise _Bad(f"@share={value}: name a netmap port (netmap:IF or valeX:Y); the "
+                   "region shared is netmap's")
 
 
 def _check_backend_fit(spec: PortSpec) -> None:

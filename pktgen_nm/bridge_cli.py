@@ -12,49 +12,63 @@ import time
 import netmap_py
 
 from . import cli
+from .args import Parser, UsageError, check_ranges, guarded, number, version_line, whole
 from .report import log, norm
+
+PROG = "nm-bridge"
 
 
 def build_parser():
-    p = cli._Parser(prog="nm-bridge", description="Forward frames between two ports, both ways.")
+    p = Parser(prog=PROG, description="Forward frames between two ports, both ways.")
+    p.add_argument("--version", action="store_true", help="print the version and exit")
     p.add_argument("-i", metavar="PORT", action="append", default=[],
                    help="a port (give two), any netmap_py name: xdp:eth1, packet:eth2, netmap:eth0^")
-    p.add_argument("-b", metavar="BURST", type=cli._int, default=512, help="slots per batch")
-    p.add_argument("-w", metavar="SECS", type=cli._float, default=2.0,
+    p.add_argument("-b", metavar="BURST", type=whole, default=512, help="slots per batch")
+    p.add_argument("-w", metavar="SECS", type=number, default=2.0,
                    help="wait up to SECS for carrier on both interfaces (default 2)")
-    p.add_argument("-T", metavar="MS", type=cli._int, default=1000, help="report interval in ms")
+    p.add_argument("-T", metavar="MS", type=whole, default=1000, help="report interval in ms")
     p.add_argument("-N", action="store_true", help="raw numbers instead of K/M/G")
     p.add_argument("--json", action="store_true", help="one JSON object per report and at the end")
-    p.add_argument("--duration", metavar="SECS", type=cli._float, default=0,
+    p.add_argument("--duration", metavar="SECS", type=number, default=0,
                    help="stop after SECS seconds")
     p.add_argument("--copy", action="store_true", help="copy even where buffers could be swapped")
-    p.add_argument("--drop-udp-port", metavar="PORT", type=cli._int,
+    p.add_argument("--drop-udp-port", metavar="PORT", type=whole,
                    help="drop UDP frames to or from PORT (an example of the C filter hook)")
     return p
 
 
+RANGES = [
+    ("b", "-b", 1, 65536, "the burst"),
+    ("w", "-w", 0.0, 3600.0, "the wait for carrier in seconds"),
+    ("T", "-T", 10, 3_600_000, "the report interval in ms"),
+    ("duration", "--duration", 0.0, 1e9, "the run time in seconds (0: no limit)"),
+    ("drop_udp_port", "--drop-udp-port", 0, 65535, "a UDP port"),
+]
+
+
 def run(argv) -> int:
     o = build_parser().parse_args(argv)
+    if o.version:
+        print(version_line(PROG))
+        return 0
     if len(o.i) != 2:
-        raise cli.UsageError(f"give exactly two ports with -i (got {len(o.i)})")
-    if o.b < 1 or o.T < 10 or o.duration < 0 or o.w < 0:
-        raise cli.UsageError("bad -b, -T, -w or --duration: -b >= 1, -T >= 10, others >= 0")
-    if o.drop_udp_port is not None and not 0 <= o.drop_udp_port <= 65535:
-        raise cli.UsageError(f"bad --drop-udp-port {o.drop_udp_port}: use 0..65535")
+        raise UsageError(f"give exactly two ports with -i (got {len(o.i)}), e.g. "
+                         "-i xdp:veth1 -i xdp:veth2")
+    check_ranges(o, RANGES)
     specs = []
     for text in o.i:
         try:
             specs.append(netmap_py.PortSpec.parse(text))
         except ValueError as e:
-            raise cli.UsageError(str(e)) from None
+            raise UsageError(str(e)) from None
     infos = []
     for s in specs:
         if s.ifname is not None and s.backend != "loop":
             info = netmap_py.checks.interface(s.ifname)
             if not info.exists:
-                raise cli.UsageError(info.facts[0].sentence)
+                raise UsageError(info.facts[0].sentence)
             if not info.up:
-                raise cli.UsageError(f"{s.ifname} is down: ip link set {s.ifname} up")
+                raise UsageError(f"{s.ifname} is down: ip link set {s.ifname} up")
             infos.append(info)
     try:
         a, b = netmap_py.open_group(specs)
@@ -150,7 +164,7 @@ def _loop(o, a, b, br) -> int:
 
 
 def main(argv=None) -> int:
-    return cli.guarded("nm-bridge", run, sys.argv[1:] if argv is None else argv)
+    return guarded(PROG, run, sys.argv[1:] if argv is None else argv)
 
 
 if __name__ == "__main__":

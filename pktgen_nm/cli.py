@@ -26,6 +26,7 @@ from netmap_py import constants as C
 from netmap_py.portspec import PortSpec
 
 from . import packet as P
+from .args import Parser, UsageError, check_range, check_ranges, guarded, number, version_line, whole
 from .report import Interval, Reporter, dump_lines, log, rtt_lines, summary
 
 PROG = "pktgen-nm"
@@ -45,78 +46,60 @@ OPT_KNOWN = (OPT_PREFETCH | OPT_ACCESS | OPT_COPY | OPT_MEMCPY | OPT_TS | OPT_IN
              | OPT_RUBBISH | OPT_RANDOM_SRC | OPT_RANDOM_DST | OPT_PPS_STATS | OPT_UPDATE_CSUM)
 
 
-class UsageError(Exception):
-    """Bad input: printed as one line, exit status 2."""
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # argparse would print usage and exit 2 itself
-        raise UsageError(message)
-
-
-def _int(text: str) -> int:
-    try:
-        return int(text, 0)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-
-
-def _float(text: str) -> float:
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+MAX_THREADS = 128
+LOOP_MAX_RINGS = 64
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog=PROG, add_help=False, allow_abbrev=False,
+    p = Parser(prog=PROG, add_help=False, allow_abbrev=False,
                 description="pkt-gen's traffic generator and receiver for netmap, AF_XDP "
                             "and AF_PACKET ports.")
     a = p.add_argument
-    a("-h", action="store_true", help="show this help and exit")
+    a("-h", "--help", dest="h", action="store_true", help="show this help and exit")
+    a("--version", action="store_true", help="print the version and exit")
     a("-i", metavar="PORT", help="port: eth0 (backend chosen automatically), netmap:eth0, "
       "xdp:eth0, packet:eth0, valeX:Y, loop:NAME")
     a("-f", metavar="FUNC", default="rx", help="tx rx ping pong txseq rxseq (default rx)")
-    a("-n", metavar="COUNT", type=_int, default=0,
+    a("-n", metavar="COUNT", type=whole, default=0,
       help="packets to send or receive in total (default 0: no limit)")
-    a("-l", metavar="LEN", type=_int, action="append",
+    a("-l", metavar="LEN", type=whole, action="append",
       help="frame length without CRC (default 60); twice: random sizes in [min, max]")
-    a("-b", metavar="BURST", type=_int, help="packets per ring per batch (default 512; ping/pong 1)")
+    a("-b", metavar="BURST", type=whole, help="packets per ring per batch (default 512; ping/pong 1)")
     a("-d", metavar="RANGE", help="destination ip[:port][-ip[:port]] (default 10.1.0.1:1234)")
     a("-s", metavar="RANGE", help="source ip[:port][-ip[:port]] (default 10.0.0.1:1234)")
     a("-D", metavar="MAC", help="destination MAC (default ff:ff:ff:ff:ff:ff)")
     a("-S", metavar="MAC", help="source MAC (default the interface's own)")
-    a("-a", metavar="CPU", type=_int, default=-1, help="pin thread i to CPU (a + i) %% cpus")
-    a("-c", metavar="CPUS", type=_int, default=1, help="CPUs to use; 0 = all (default 1)")
-    a("-p", metavar="THREADS", type=_int, default=1, help="threads, one ring each (default 1)")
-    a("-T", metavar="MS", type=_int, default=1000, help="report interval in ms (default 1000)")
-    a("-w", metavar="SECS", type=_float, help="wait up to SECS for carrier (default 2; vale 0)")
+    a("-a", metavar="CPU", type=whole, help="pin thread i to CPU (a + i) %% cpus")
+    a("-c", metavar="CPUS", type=whole, default=1, help="CPUs to use; 0 = all (default 1)")
+    a("-p", metavar="THREADS", type=whole, default=1, help="threads, one ring each (default 1)")
+    a("-T", metavar="MS", type=whole, default=1000, help="report interval in ms (default 1000)")
+    a("-w", metavar="SECS", type=number, help="wait up to SECS for carrier (default 2; vale 0)")
     a("-W", action="store_true", help="rx: exit after 1 s without packets")
-    a("-R", metavar="PPS", type=_float, default=0,
+    a("-R", metavar="PPS", type=number, default=0,
       help="total packet rate across all threads (default 0: no limit)")
     a("-X", action="store_true", help="hex-dump the packets sent or received (the first 1000)")
-    a("-H", metavar="LEN", type=_int, default=0, help="virtio-net header length 0, 10 or 12")
+    a("-H", metavar="LEN", type=whole, default=0, help="virtio-net header length 0, 10 or 12")
     a("-P", metavar="PCAP", help="replay every packet of a pcap file, in order, looping")
     a("-z", action="store_true", help="random source address and port on every packet")
     a("-Z", action="store_true", help="random destination address and port on every packet")
     a("-N", action="store_true", help="print raw numbers instead of K/M/G")
-    a("-F", metavar="FRAGS", type=_int, default=1, help="slots per packet, 1..63")
-    a("-M", metavar="SIZE", type=_int, default=0, help="largest fragment size")
+    a("-F", metavar="FRAGS", type=whole, default=1, help="slots per packet, 1..63")
+    a("-M", metavar="SIZE", type=whole, default=0, help="largest fragment size")
     a("-I", action="store_true", help="indirect buffers (VALE only)")
     a("-v", action="count", default=0, help="more messages (repeatable)")
     a("-r", action="store_true", help="send buffers without writing them (rubbish)")
     a("-A", action="store_true", help="add the mean/stddev of pps to the reports")
     a("-B", action="store_true", help="count 24 bytes of CRC and framing per packet in bps")
     a("-C", metavar="CONF", help="tx_slots[,rx_slots[,tx_rings[,rx_rings]]] (deprecated: @conf)")
-    a("-o", metavar="BITS", type=_int, default=0, help="pkt-gen option bits (see README)")
+    a("-o", metavar="BITS", type=whole, default=0, help="pkt-gen option bits (see README)")
     a("-4", dest="ipv4", action="store_true", help="IPv4 (default)")
     a("-6", dest="ipv6", action="store_true", help="IPv6")
-    a("--duration", metavar="SECS", type=_float, default=0, help="stop after SECS seconds")
+    a("--duration", metavar="SECS", type=number, default=0, help="stop after SECS seconds")
     a("--json", action="store_true", help="one JSON object per report and one at the end")
     a("--pcap-out", metavar="FILE", help="rx: write received packets to a pcap file")
-    a("--pcap-count", metavar="N", type=_int, default=100000,
+    a("--pcap-count", metavar="N", type=whole, default=100000,
       help="rx: at most N packets in --pcap-out (default 100000)")
-    a("--seed", metavar="N", type=_int, default=0, help="seed for -z/-Z and random sizes")
+    a("--seed", metavar="N", type=whole, default=0, help="seed for -z/-Z and random sizes")
     a("--engine", metavar="E", default="ring",
       help="ring (default); kernel: the kernel generates (BPF_PROG_RUN live frames, "
            "tx/txseq); auto: kernel where it can")
@@ -124,7 +107,7 @@ def build_parser() -> argparse.ArgumentParser:
       help="run on a built-in lab: two namespaces joined by a veth pair (see README)")
     a("--lab-rx", metavar="ARGS", default="",
       help="with --lab: extra flags for the receiver in the other namespace")
-    a("--lab-backend", metavar="B", default="packet",
+    a("--lab-backend", metavar="B",
       help="with --lab: the backend prefix to use on both sides (default packet)")
     return p
 
@@ -141,7 +124,31 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     if opts.h:
         sys.stdout.write(USAGE + "\n" + parser.format_help().split("\n", 2)[2])
         raise SystemExit(0)
+    if opts.version:
+        sys.stdout.write(version_line(PROG) + "\n")
+        raise SystemExit(0)
     return opts
+
+
+def number_ranges() -> list:
+    """(attribute, flag, lo, hi, what) of every numeric flag of pktgen-nm."""
+    online = os.cpu_count() or 1
+    return [
+        ("n", "-n", 0, 2**63 - 1, "the packet count (0: no limit)"),
+        ("b", "-b", 1, 65536, "the burst"),
+        ("a", "-a", 0, online - 1, f"a CPU number (this machine has {online})"),
+        ("c", "-c", 0, online, f"the number of CPUs (0: all {online})"),
+        ("p", "-p", 1, MAX_THREADS, "the number of threads"),
+        ("T", "-T", 10, 3_600_000, "the report interval in ms"),
+        ("w", "-w", 0.0, 3600.0, "the wait for carrier in seconds"),
+        ("R", "-R", 0.0, 1e10, "the rate in packets per second (0: no limit)"),
+        ("F", "-F", 1, 63, "the number of fragments per packet"),
+        ("M", "-M", 0, 65535, "the largest fragment in bytes (0: a buffer)"),
+        ("o", "-o", 0, OPT_KNOWN, "a sum of pkt-gen's option bits"),
+        ("duration", "--duration", 0.0, 1e9, "the run time in seconds (0: no limit)"),
+        ("pcap_count", "--pcap-count", 1, 10_000_000, "the number of packets to write"),
+        ("seed", "--seed", 0, 2**63 - 1, "the seed"),
+    ]
 
 
 # -- checks of every option, before anything is opened -----------------------------
@@ -184,10 +191,9 @@ def plan(opts: argparse.Namespace) -> Plan:
         raise UsageError(str(e)) from None
     if opts.engine not in ("ring", "kernel", "auto"):
         raise UsageError(f"unknown --engine {opts.engine!r}: use ring, kernel or auto")
+    check_ranges(opts, number_ranges())
     indirect = opts.I or bool(opts.o & OPT_INDIRECT)
-    if not 1 <= opts.F <= 63:
-        raise UsageError(f"bad -F {opts.F}: fragments per packet must be 1..63")
-    if opts.M < 0 or 0 < opts.M < 16:
+    if 0 < opts.M < 16:
         raise UsageError(f"bad -M {opts.M}: the largest fragment is at least 16 bytes (0: a buffer)")
     if (opts.F != 1 or opts.M) and func not in SENDERS:
         raise UsageError(f"-F and -M cut what -f tx and txseq send; not -f {func}")
@@ -201,30 +207,12 @@ def plan(opts: argparse.Namespace) -> Plan:
     if opts.ipv4 and opts.ipv6:
         raise UsageError("-4 and -6 exclude each other")
     family = 6 if opts.ipv6 else 4
-    if opts.n < 0:
-        raise UsageError(f"bad -n {opts.n}: the packet count cannot be negative")
     burst = DEFAULT_BURST[func] if opts.b is None else opts.b
-    if not 1 <= burst <= 65536:
-        raise UsageError(f"bad -b {burst}: the burst must be 1..65536")
-    if opts.p < 1:
-        raise UsageError(f"bad -p {opts.p}: at least one thread")
     if opts.p > 1 and func in ("ping", "pong", "txseq"):
         raise UsageError(f"-f {func} runs on one thread only (pkt-gen's rule); drop -p")
-    online = os.cpu_count() or 1
-    if opts.c < 0 or opts.c > online:
-        raise UsageError(f"bad -c {opts.c}: {opts.c} cpus is too high, have only {online} cpus"
-                         if opts.c > 0 else f"bad -c {opts.c}")
-    cpus = opts.c or online
-    if opts.a >= online:
-        raise UsageError(f"bad -a {opts.a}: CPU {opts.a} does not exist (have {online})")
-    if opts.T < 10:
-        raise UsageError(f"bad -T {opts.T}: the report interval must be at least 10 ms")
-    if opts.R < 0:
-        raise UsageError(f"bad -R {opts.R:g}: the rate cannot be negative")
-    if opts.duration < 0:
-        raise UsageError(f"bad --duration {opts.duration:g}: cannot be negative")
-    if opts.w is not None and opts.w < 0:
-        raise UsageError(f"bad -w {opts.w:g}: cannot be negative")
+    if spec.backend == "loop":
+        check_range("-p", opts.p, 1, LOOP_MAX_RINGS, "on a loop: port, the number of threads")
+    cpus = opts.c or os.cpu_count() or 1
     lens = opts.l or [60]
     if len(lens) > 2:
         raise UsageError("-l may be given at most twice (max, then min)")
@@ -256,10 +244,8 @@ def plan(opts: argparse.Namespace) -> Plan:
             raise UsageError(f"cannot use -P {opts.P}: {getattr(e, 'strerror', None) or e}") from None
         if not pcap_frames:
             raise UsageError(f"-P {opts.P}: the file holds no packet")
-    if opts.pcap_out and func not in RECEIVERS:
-        raise UsageError("--pcap-out works with -f rx and rxseq only")
-    if opts.pcap_count < 1:
-        raise UsageError(f"bad --pcap-count {opts.pcap_count}: at least 1")
+    if opts.pcap_out:
+        _check_pcap_out(opts.pcap_out, func)
     if opts.C:
         spec = _apply_conf(spec, opts.C)
     wait = opts.w if opts.w is not None else (0.0 if spec.is_vale or spec.backend == "loop" else 2.0)
@@ -286,6 +272,25 @@ def plan(opts: argparse.Namespace) -> Plan:
     return pl
 
 
+def _check_pcap_out(path: str, func: str) -> None:
+    """--pcap-out is written at the end: refuse a place it cannot go before starting."""
+    if func not in RECEIVERS:
+        raise UsageError("--pcap-out works with -f rx and rxseq only")
+    folder = os.path.dirname(os.path.abspath(path))
+    if os.path.isdir(path):
+        raise UsageError(f"bad --pcap-out {path}: it is a directory; name a file")
+    if not os.path.isdir(folder):
+        raise UsageError(f"bad --pcap-out {path}: no directory {folder}; create it first")
+    existed = os.path.exists(path)
+    try:                                # try it: access() says yes to root where open says no
+        fd = os.open(path, os.O_WRONLY | (0 if existed else os.O_CREAT | os.O_EXCL), 0o644)
+        os.close(fd)
+        if not existed:
+            os.unlink(path)
+    except OSError as e:
+        raise UsageError(f"bad --pcap-out {path}: {e.strerror}; choose another place") from None
+
+
 def kernel_unfit(pl: Plan) -> str | None:
     """Why the kernel engine cannot run this plan (None: it can)."""
     spec = pl.spec
@@ -310,17 +315,18 @@ def kernel_unfit(pl: Plan) -> str | None:
 
 def _apply_conf(spec: PortSpec, text: str) -> PortSpec:
     parts = text.split(",")
-    if not 1 <= len(parts) <= 4 or not all(x.strip().isdigit() for x in parts):
+    if not 1 <= len(parts) <= 4 or not all(re.fullmatch("[0-9]+", x) for x in parts):
         raise UsageError(f"bad -C {text!r}: use tx_slots[,rx_slots[,tx_rings[,rx_rings]]]")
     v = [int(x) for x in parts]
+    for i, x in enumerate(v):
+        hi = 0xFFFFFFFF if i < 2 else 0xFFFF      # nr_*_slots 32 bits, nr_*_rings 16
+        check_range("-C", x, 0, hi, "a slot count" if i < 2 else "a ring count")
     keys = {}
     keys["tx_slots"] = v[0]
     keys["rx_slots"] = v[1] if len(v) > 1 else v[0]
     if len(v) > 2:
         keys["tx_rings"] = v[2]
         keys["rx_rings"] = v[3] if len(v) > 3 else v[2]
-    log("-C is deprecated: write the port as PORT@conf:" +
-        ",".join(f"{k.replace('_', '-')}={x}" for k, x in keys.items() if x))
     keys = {k: str(x) for k, x in keys.items() if x}
     return dataclasses.replace(spec, options=spec.options + (("conf", tuple(keys.items())),))
 
@@ -459,7 +465,7 @@ class Run:
     def _thread(self, i: int, w) -> None:
         self.tids[i] = threading.get_native_id()
         a = self.opts.a
-        if a >= 0:
+        if a is not None:
             try:
                 os.sched_setaffinity(0, {(a + i) % self.pl.cpus})
             except OSError as e:
@@ -612,6 +618,8 @@ def thread_flows(opts, pl: Plan, info, frame, threads: int) -> list:
 
 
 def _banner(opts, pl, info, module) -> None:
+    if opts.C:
+        log(f"-C is deprecated: write the port as {pl.spec}")
     log(f"interface is {opts.i}")
     if opts.b is None:
         log(f"using default burst size: {pl.burst}")
@@ -835,25 +843,20 @@ def _install_sigterm():
     return signal.signal(signal.SIGTERM, handler)
 
 
-def guarded(prog: str, body, argv: list[str]) -> int:
-    """Run a command's body: bad input and system errors become one line on stderr
-    and exit status 2, never a traceback."""
-    try:
-        return body(argv)
-    except UsageError as e:
-        sys.stderr.write(f"{prog}: {e}\n")
-        return 2
-    except OSError as e:
-        where = f"{e.filename}: " if e.filename else ""
-        sys.stderr.write(f"{prog}: {where}{e.strerror or e}\n")
-        return 2
-    except KeyboardInterrupt:
-        sys.stderr.write(f"{prog}: interrupted before start\n")
-        return 130
+LAB_BACKENDS = ("packet", "xdp", "netmap", "auto")
+
+
+def _check_lab_flags(opts) -> None:
+    if not opts.lab and (opts.lab_rx or opts.lab_backend is not None):
+        raise UsageError("--lab-rx and --lab-backend go with --lab")
+    backend = (opts.lab_backend or "packet").rstrip(":")
+    if backend not in LAB_BACKENDS:
+        raise UsageError(f"bad --lab-backend {opts.lab_backend}: use packet, xdp, netmap or auto")
 
 
 def _main(argv: list[str]) -> int:
     opts = parse_args(argv)
+    _check_lab_flags(opts)
     if opts.lab:
         from .labrun import lab_main
         return lab_main(opts, argv)

@@ -39,10 +39,7 @@ def lab_main(opts, argv: list[str]) -> int:
         sys.stderr.write(f"pktgen-nm: --lab runs -f tx, txseq or ping (with rx, rxseq or pong "
                          f"on the other side), not -f {func}\n")
         return 2
-    backend = opts.lab_backend.rstrip(":")
-    if backend not in ("packet", "xdp", "netmap", "auto"):
-        sys.stderr.write(f"pktgen-nm: --lab-backend {backend}: use packet, xdp, netmap or auto\n")
-        return 2
+    backend = (opts.lab_backend or "packet").rstrip(":")   # checked by the command
     pre = "" if backend == "auto" else backend + ":"
     rx_pre = pre
     if opts.engine != "ring" and not any(a.startswith("--lab-backend") for a in argv):
