@@ -66,6 +66,8 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         conf.setdefault("tx_rings", rings)
         conf.setdefault("rx_rings", rings)
     _check_soft_rings(spec, conf)
+    if buf_size is not None and not MIN_BUF_SIZE <= buf_size <= MAX_BUF_SIZE:
+        raise ValueError(f"buf_size {buf_size}: buffers hold {MIN_BUF_SIZE}..{MAX_BUF_SIZE} bytes")
     if spec.backend == "netmap":
         return _open_netmap(spec, conf, accept_vnet_hdr, "asked for with netmap:", vnet_hdr)
     if spec.backend == "xdp":
@@ -105,6 +107,7 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
 
 
 SOFT_MAX_RINGS = 64
+MIN_BUF_SIZE, MAX_BUF_SIZE = 64, 65536
 SOFT_SLOTS = (2, 65536)
 
 

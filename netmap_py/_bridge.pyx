@@ -149,11 +149,21 @@ cdef class Bridge:
 
     def run(self, int timeout_ms=100):
         """Forward until stop() (from another thread) or an error."""
-        if self.callback is None:
-            with nogil:
-                bridge_loop(&self.c, timeout_ms)
-        else:
-            self._run_with_callback(timeout_ms)
+        self.a.pin("a running Bridge")
+        try:
+            self.b.pin("a running Bridge")
+        except BaseException:
+            self.a.unpin("a running Bridge")
+            raise
+        try:
+            if self.callback is None:
+                with nogil:
+                    bridge_loop(&self.c, timeout_ms)
+            else:
+                self._run_with_callback(timeout_ms)
+        finally:
+            self.a.unpin("a running Bridge")
+            self.b.unpin("a running Bridge")
         if self.c.error:
             raise OSError(self.c.error, "the bridge's port failed", f"{self.a.spec} <-> {self.b.spec}")
 

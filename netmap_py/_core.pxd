@@ -6,7 +6,7 @@ it out, the bound ring ranges, and three functions (txsync, rxsync, poll) that d
 what NIOCTXSYNC, NIOCRXSYNC and poll() do on a netmap file descriptor.  A loop
 written over ``nmpy_port`` and ``netmap_ring`` runs unchanged on every backend.
 """
-from libc.stdint cimport uint16_t, uint32_t, uint64_t
+from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
 from netmap_py.netmap cimport netmap_if, netmap_ring, netmap_slot, NETMAP_TXRING, NETMAP_RXRING
 
 ctypedef int (*nmpy_sync_fn)(nmpy_port *p) noexcept nogil
@@ -30,6 +30,29 @@ cdef struct nmpy_port:
     uint64_t copied_pkts        # packets the backend had to copy (0 = zero-copy)
     uint64_t tx_dropped         # frames the backend could not hand over
     uint64_t rx_truncated       # frames longer than a buffer, cut
+    # TX slots refused: a buffer index outside the region, or len over the buffer
+    uint64_t tx_invalid
+    # bytes a buffer holds when less than nr_buf_size (the stride): AF_XDP keeps 256
+    # bytes of headroom in each chunk
+    uint32_t buf_cap
+
+
+cdef inline uint32_t nmpy_buf_cap(nmpy_port *p, const netmap_ring *r) noexcept nogil:
+    """Bytes one buffer of ring r holds."""
+    return p.buf_cap if p.buf_cap and p.buf_cap < r.nr_buf_size else r.nr_buf_size
+
+
+cdef inline char *nmpy_buf(nmpy_port *p, const netmap_ring *r, uint32_t idx,
+                           uint32_t length) noexcept nogil:
+    """Buffer idx of ring r when it is a real buffer of p's region (not 0 or 1, which
+    netmap reserves) and ``length`` bytes fit it; NULL otherwise.  Every path that
+    turns a user's buffer index into a pointer goes through here."""
+    if idx < 2 or length > nmpy_buf_cap(p, r):
+        return NULL
+    cdef int64_t off = (<const char *>r - p.mem) + r.buf_ofs + <int64_t>idx * r.nr_buf_size
+    if off < 0 or <uint64_t>off + nmpy_buf_cap(p, r) > p.memsize:
+        return NULL
+    return p.mem + off
 
 
 cdef inline netmap_ring *nmpy_txring(nmpy_port *p, uint32_t i) noexcept nogil:
@@ -53,8 +76,13 @@ cdef class Port:
     cdef object _tx, _rx                # cached Ring tuples
     cdef object _hold                   # backend objects that live as long as the port
     cdef bint _open
+    cdef dict _pins                     # what runs over the port now: {who: count}
     cdef int _check_open(self) except -1
     cdef void _teardown(self)
+    # whatever runs over the port without the GIL (a Worker, a Bridge, a sync) pins
+    # it first and unpins after: close() refuses while it is pinned
+    cdef int pin(self, str who) except -1
+    cdef void unpin(self, str who) noexcept
 
 
 cdef class Ring:
@@ -63,6 +91,7 @@ cdef class Ring:
     cdef readonly bint is_tx
     cdef readonly int index
     cdef netmap_ring *_get(self) except NULL
+    cdef char *_buf_ptr(self, uint32_t buf_idx, size_t length) except NULL
 
 
 cdef class Slot:

@@ -243,11 +243,13 @@ cdef int _any_ready(nmpy_port *p, int events) noexcept nogil:
     return rev
 
 
-cdef int _emu_poll(nmpy_port *p, int events, int timeout_ms, pollfd *pfd, int n) noexcept nogil:
+cdef int _emu_poll(nmpy_port *p, int events, int timeout_ms, pollfd *pfd,
+                   nfds_t n) noexcept nogil:
     """poll() for an emulated backend, with netmap's semantics: pending TX is always
     pushed, RX synced when asked, readiness is cur != tail; only when nothing is
     ready does it sleep in the kernel, on the sockets the caller put in pfd[0..n)."""
-    cdef int k, rc, rev, attempt
+    cdef int rc, rev, attempt
+    cdef nfds_t k
     for attempt in range(2):
         rc = p.txsync(p)
         if rc == 0 and events & POLLIN:
@@ -326,6 +328,24 @@ cdef class Port:
         memset(&self.c, 0, sizeof(nmpy_port))
         self.c.fd = -1
         self._pid = getpid()
+        self._pins = {}
+
+    cdef int pin(self, str who) except -1:
+        self._check_open()
+        self._pins[who] = self._pins.get(who, 0) + 1
+        return 0
+
+    cdef void unpin(self, str who) noexcept:
+        cdef int n = self._pins.get(who, 0)
+        if n <= 1:
+            self._pins.pop(who, None)
+        else:
+            self._pins[who] = n - 1
+
+    @property
+    def in_use_by(self):
+        """What runs over the port now (a running Worker, Bridge, sync...)."""
+        return tuple(self._pins)
 
     def __dealloc__(self):
         if self._open:
@@ -355,6 +375,10 @@ cdef class Port:
         """Unregister and unmap.  Safe to call twice."""
         if not self._open:
             return
+        if self._pins:
+            raise BufferError(
+                f"{self.spec} is in use by {', '.join(self._pins)}: stop it (cancel() or "
+                "stop(), then join its thread) before close()")
         if self._exports:
             raise BufferError(
                 f"{self._exports} buffer view(s) of {self.spec} are still alive; call "
@@ -437,6 +461,12 @@ cdef class Port:
     def rx_truncated(self):
         return self.c.rx_truncated
 
+    @property
+    def tx_invalid(self):
+        """TX slots the backend refused: a buffer index outside the region, or a len
+        over the buffer (netmap's kernel refuses such slots too)."""
+        return self.c.tx_invalid
+
     def fileno(self):
         """A descriptor that poll/select can wait on (the netmap fd, or the first
         socket of an emulated backend; prefer Port.poll(), which covers all)."""
@@ -445,34 +475,43 @@ cdef class Port:
 
     def txsync(self):
         """Push TX slots up to head, reclaim completed ones (NIOCTXSYNC)."""
-        self._check_open()
         cdef int rc
-        with nogil:
-            rc = self.c.txsync(&self.c)
+        self.pin("txsync()")
+        try:
+            with nogil:
+                rc = self.c.txsync(&self.c)
+        finally:
+            self.unpin("txsync()")
         if rc < 0:
             _raise(-rc, "txsync failed", self.spec)
 
     def rxsync(self):
         """Release RX slots before head, expose what arrived (NIOCRXSYNC)."""
-        self._check_open()
         cdef int rc
-        with nogil:
-            rc = self.c.rxsync(&self.c)
+        self.pin("rxsync()")
+        try:
+            with nogil:
+                rc = self.c.rxsync(&self.c)
+        finally:
+            self.unpin("rxsync()")
         if rc < 0:
             _raise(-rc, "rxsync failed", self.spec)
 
     def poll(self, int events=POLLIN, int timeout_ms=-1):
         """Sync and wait, as poll() on a netmap fd: returns the revents mask
         (POLLIN: an RX ring has cur != tail; POLLOUT: a TX ring has room)."""
-        self._check_open()
         cdef int rc
-        while True:
-            with nogil:
-                rc = self.c.poll(&self.c, events, timeout_ms)
-            if rc == -EINTR:
-                PyErr_CheckSignals()
-                continue
-            break
+        self.pin("poll()")
+        try:
+            while True:
+                with nogil:
+                    rc = self.c.poll(&self.c, events, timeout_ms)
+                if rc == -EINTR:
+                    PyErr_CheckSignals()
+                    continue
+                break
+        finally:
+            self.unpin("poll()")
         if rc < 0:
             _raise(-rc, "poll failed", self.spec)
         return rc
@@ -555,7 +594,8 @@ cdef class Ring:
 
     @property
     def buf_size(self):
-        return self._get().nr_buf_size
+        """Bytes one buffer holds (what a frame or fragment may take)."""
+        return nmpy_buf_cap(&self.port.c, self._get())
 
     @property
     def flags(self):
@@ -608,13 +648,22 @@ cdef class Ring:
         s.ring, s.index = self, i
         return s
 
-    def buf(self, uint32_t buf_idx):
-        """A writable memoryview over buffer ``buf_idx`` (nr_buf_size bytes)."""
+    cdef char *_buf_ptr(self, uint32_t buf_idx, size_t length) except NULL:
+        """The one checked way from a buffer index to a pointer."""
         cdef netmap_ring *r = self._get()
-        cdef char *p = NETMAP_BUF(r, buf_idx)
-        if buf_idx < 2 or p < self.port.c.mem or p + r.nr_buf_size > self.port.c.mem + self.port.c.memsize:
-            raise IndexError(f"buffer index {buf_idx} is not in this port's region")
-        return _memview(self.port, p, r.nr_buf_size)
+        cdef uint32_t cap = nmpy_buf_cap(&self.port.c, r)
+        if length > cap:
+            raise ValueError(f"{length} bytes do not fit a {cap}-byte buffer")
+        cdef char *p = nmpy_buf(&self.port.c, r, buf_idx, <uint32_t>length)
+        if p == NULL:
+            raise IndexError(f"buffer index {buf_idx} is not a buffer of {self.port.spec}'s "
+                             "region")
+        return p
+
+    def buf(self, uint32_t buf_idx):
+        """A writable memoryview over buffer ``buf_idx`` (buf_size bytes)."""
+        cdef uint32_t cap = nmpy_buf_cap(&self.port.c, self._get())
+        return _memview(self.port, self._buf_ptr(buf_idx, cap), cap)
 
     def __len__(self):
         return self._get().num_slots
@@ -647,9 +696,9 @@ cdef class Slot:
 
     @len.setter
     def len(self, int v):
-        cdef netmap_ring *r = self.ring._get()
-        if v < 0 or <uint32_t>v > r.nr_buf_size:
-            raise ValueError(f"len {v} out of range [0, {r.nr_buf_size}]")
+        cdef uint32_t cap = nmpy_buf_cap(&self.ring.port.c, self.ring._get())
+        if v < 0 or <uint32_t>v > cap:
+            raise ValueError(f"len {v} out of range [0, {cap}]")
         self._get().len = v
 
     @property
@@ -676,23 +725,22 @@ cdef class Slot:
     @property
     def data(self):
         """A writable memoryview over the first ``len`` bytes of the buffer."""
-        return self.buffer[:self._get().len]
+        cdef netmap_slot *s = self._get()
+        return _memview(self.ring.port, self.ring._buf_ptr(s.buf_idx, s.len), s.len)
 
     def tobytes(self):
         """A copy of the packet bytes (the only call here that copies)."""
-        cdef netmap_ring *r = self.ring._get()
-        cdef netmap_slot *s = &r.slot[self.index]
-        return (NETMAP_BUF(r, s.buf_idx))[:s.len]
+        cdef netmap_slot *s = self._get()
+        cdef char *p = self.ring._buf_ptr(s.buf_idx, s.len)
+        return p[:s.len]
 
     def write(self, data):
         """Copy ``data`` into the buffer and set len."""
         cdef const unsigned char[:] src = data
-        cdef netmap_ring *r = self.ring._get()
-        cdef netmap_slot *s = &r.slot[self.index]
-        if src.shape[0] > r.nr_buf_size:
-            raise ValueError(f"{src.shape[0]} bytes do not fit a {r.nr_buf_size}-byte buffer")
+        cdef netmap_slot *s = self._get()
+        cdef char *p = self.ring._buf_ptr(s.buf_idx, src.shape[0])
         if src.shape[0]:
-            memcpy(NETMAP_BUF(r, s.buf_idx), &src[0], src.shape[0])
+            memcpy(p, &src[0], src.shape[0])
         s.len = src.shape[0]
 
     def swap(self, Slot other):

@@ -27,7 +27,9 @@ cdef int _loop_txsync(nmpy_port *p) noexcept nogil:
             return rc
         while kt.hwcur != t.head:
             nxt = nm_ring_next(r, kr.hwtail)
-            if nxt == kr.hwcur:         # receiver full: the frame is lost
+            if nmpy_buf(p, t, t.slot[kt.hwcur].buf_idx, t.slot[kt.hwcur].len) == NULL:
+                p.tx_invalid += 1       # not a buffer of the region: refused, as netmap does
+            elif nxt == kr.hwcur:       # receiver full: the frame is lost
                 p.tx_dropped += 1
             else:
                 tmp = r.slot[kr.hwtail].buf_idx

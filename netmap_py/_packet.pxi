@@ -62,7 +62,8 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
     cdef tpacket2_hdr *hdr
     cdef netmap_slot *slot
     cdef int queued = 0, full = 0
-    cdef bint more
+    cdef bint more, bad
+    cdef char *buf
     while i != head:
         frame = s.map + <size_t>s.frame_cur * s.frame_size
         hdr = <tpacket2_hdr *>frame
@@ -72,12 +73,15 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
             full = 1                    # the kernel has not sent this frame yet
             break
         # gather one packet (several slots when NS_MOREFRAG is set)
-        total, j, more = 0, i, False
+        total, j, more, bad = 0, i, False, False
         while True:
             slot = &r.slot[j]
             L = slot.len
-            if total + L <= cap:
-                memcpy(data + total, NETMAP_BUF(r, slot.buf_idx), L)
+            buf = nmpy_buf(p, r, slot.buf_idx, L)
+            if buf == NULL:
+                bad = True              # refused, as netmap's kernel refuses such slots
+            elif total + L <= cap:
+                memcpy(data + total, buf, L)
             total += L
             more = (slot.flags & NS_MOREFRAG) != 0
             slot.flags &= ~NS_BUF_CHANGED
@@ -87,6 +91,9 @@ cdef int _pkt_txsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
         if more:                        # the rest of the packet is not queued yet
             break
         i = j
+        if bad:
+            p.tx_invalid += 1
+            continue
         if total > cap or total == 0:
             p.tx_dropped += 1
             continue

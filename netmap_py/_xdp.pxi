@@ -158,7 +158,9 @@ cdef int _xdp_txsync_ring(nmpy_port *p, netmap_ring *r, xdp_ring *q) noexcept no
         slot = &r.slot[i]
         L = slot.len
         slot.flags &= ~NS_BUF_CHANGED
-        if L == 0 or L > cap or slot.flags & NS_MOREFRAG:
+        if nmpy_buf(p, r, slot.buf_idx, L) == NULL:
+            p.tx_invalid += 1           # not a buffer of the UMEM: refused, as netmap does
+        elif L == 0 or L > cap or slot.flags & NS_MOREFRAG:
             p.tx_dropped += 1           # not a frame AF_XDP can send
         else:
             d = nmpy_xq_desc(&q.tx, q.tx.producer[0] + k)
@@ -461,6 +463,9 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
     port.c.priv = xp
     port.c.destroy = _xdp_destroy
     port.c.nifp = nifp0
+    # buffers are XDP_CHUNK apart (nr_buf_size, netmap's stride) but each begins 256
+    # bytes into its chunk: it holds the rest, and frames past that are refused
+    port.c.buf_cap = XDP_CHUNK - XDP_DATA_OFF
     xp.tx, xp.rx = tx, rx
     xp.umem = reg.mem + reg.buf_base
     cdef int k, rc, first_fd = reg.umem_fd   # another port of the group registered the UMEM

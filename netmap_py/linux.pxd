@@ -101,7 +101,8 @@ cdef extern from "<poll.h>" nogil:
         int fd
         short events
         short revents
-    int poll(pollfd *fds, unsigned long nfds, int timeout)
+    ctypedef unsigned long nfds_t
+    int poll(pollfd *fds, nfds_t nfds, int timeout)
     short POLLIN, POLLOUT, POLLERR, POLLHUP, POLLNVAL
 
 cdef extern from "<sys/mman.h>" nogil:

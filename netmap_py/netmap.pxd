@@ -134,18 +134,23 @@ cdef inline netmap_ring *NETMAP_RXRING(netmap_if *nifp, uint32_t i) noexcept nog
         i + nifp.ni_tx_rings + nifp.ni_host_tx_rings])
 
 
-cdef inline void nm_move_slot(netmap_ring *rx, netmap_slot *rs, netmap_ring *tx,
-                              netmap_slot *ts, bint swap) noexcept nogil:
+cdef inline int nm_move_slot(netmap_ring *rx, netmap_slot *rs, netmap_ring *tx,
+                             netmap_slot *ts, bint swap) noexcept nogil:
     """Put the packet of RX slot rs into TX slot ts: by exchanging buffer indices
     (swap: both rings in one memory region) or by copying; len and NS_MOREFRAG
-    follow, and NS_BUF_CHANGED marks every slot whose buffer changed."""
-    cdef uint32_t tmp
+    follow, and NS_BUF_CHANGED marks every slot whose buffer changed.  A copy never
+    writes past the TX buffer: a longer frame is cut to it, and 1 is returned."""
+    cdef uint32_t tmp, n = rs.len
+    cdef int cut = 0
     if swap:
         tmp = ts.buf_idx
         ts.buf_idx = rs.buf_idx
         rs.buf_idx = tmp
         rs.flags |= NS_BUF_CHANGED
     else:
-        memcpy(NETMAP_BUF(tx, ts.buf_idx), NETMAP_BUF(rx, rs.buf_idx), rs.len)
-    ts.len = rs.len
+        if n > tx.nr_buf_size:
+            n, cut = tx.nr_buf_size, 1
+        memcpy(NETMAP_BUF(tx, ts.buf_idx), NETMAP_BUF(rx, rs.buf_idx), n)
+    ts.len = n
     ts.flags = NS_BUF_CHANGED | (rs.flags & NS_MOREFRAG)
+    return cut

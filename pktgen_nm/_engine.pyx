@@ -10,7 +10,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
-from netmap_py._core cimport Port, nmpy_port
+from netmap_py._core cimport Port, nmpy_buf_cap, nmpy_port
 from netmap_py.netmap cimport (
     netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_tx_pending, NETMAP_BUF,
     NETMAP_TXRING, NETMAP_RXRING, nm_move_slot,
@@ -768,17 +768,30 @@ cdef class Worker:
         self.c.frags = 1
         if kernel is None and self.c.func in (F_TX, F_TXSEQ):
             self._set_frags(frame, pcap_frames, frags, max_frag)
+        elif kernel is None and frame is not None:
+            self._check_fits(func, len(frame.data))
         if self.c.func == F_PING:
             self.c.rtt_cap = rtt_samples
             self.c.rtt_samples = <uint64_t *>malloc(8 * rtt_samples) if rtt_samples else NULL
             if rtt_samples and self.c.rtt_samples == NULL:
                 raise MemoryError()
 
+    cdef _check_fits(self, str func, size_t length):
+        """Functions that send one buffer per packet (ping): the frame must fit."""
+        cdef nmpy_port *p = self.c.port
+        if p.last_tx_ring < p.first_tx_ring:
+            raise ValueError(f"-f {func} sends, but {self.port.spec} has no TX ring bound")
+        cdef uint32_t buf = nmpy_buf_cap(p, NETMAP_TXRING(p.nifp, p.first_tx_ring))
+        if length > buf:
+            raise ValueError(f"-f {func} sends one buffer per packet, and {length}-byte frames "
+                             f"do not fit {self.port.spec}'s {buf}-byte buffers: use -l "
+                             f"{buf - self.c.vhdr} or less")
+
     cdef _set_frags(self, frame, pcap_frames, uint32_t frags, uint32_t max_frag):
         """pkt-gen's fragmenting: -F slots per packet, pieces of at most -M bytes and
         never more than a buffer; a frame larger than a buffer is split anyway."""
         cdef netmap_ring *r = NETMAP_TXRING(self.c.port.nifp, self.c.port.first_tx_ring)
-        cdef uint32_t buf = r.nr_buf_size, longest, size
+        cdef uint32_t buf = nmpy_buf_cap(self.c.port, r), longest, size
         longest = max(len(f) for f in pcap_frames) if pcap_frames else self.c.max_len
         if frags < 1 or frags > 63:
             raise ValueError(f"frags {frags}: 1..63")
@@ -868,23 +881,31 @@ cdef class Worker:
 
     def run(self):
         """The loop, without the GIL; returns when done, cancelled or failed."""
-        if self.c.kprog_fd > 0:
-            with nogil:
-                ktx_loop(&self.c)
-                self.c.done = 1
+        if self.kernel is not None:
+            self.kernel.pin()
+            try:
+                with nogil:
+                    ktx_loop(&self.c)
+                    self.c.done = 1
+            finally:
+                self.kernel.unpin()
             if self.c.error:
                 raise OSError(self.c.error, kgen_error(self.c.error))
             return
-        with nogil:
-            if self.c.func == F_TX or self.c.func == F_TXSEQ:
-                tx_loop(&self.c)
-            elif self.c.func == F_RX or self.c.func == F_RXSEQ:
-                rx_loop(&self.c)
-            elif self.c.func == F_PING:
-                ping_loop(&self.c)
-            else:
-                pong_loop(&self.c)
-            self.c.done = 1
+        self.port.pin("a running Worker")
+        try:
+            with nogil:
+                if self.c.func == F_TX or self.c.func == F_TXSEQ:
+                    tx_loop(&self.c)
+                elif self.c.func == F_RX or self.c.func == F_RXSEQ:
+                    rx_loop(&self.c)
+                elif self.c.func == F_PING:
+                    ping_loop(&self.c)
+                else:
+                    pong_loop(&self.c)
+                self.c.done = 1
+        finally:
+            self.port.unpin("a running Worker")
         if self.c.error:
             raise OSError(self.c.error, "the port failed while running", str(self.port.spec))
 

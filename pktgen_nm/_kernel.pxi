@@ -55,9 +55,19 @@ cdef class KernelProgram:
     cdef readonly int ifindex, fixed_len
     cdef readonly int instructions
     cdef readonly str park_error
+    cdef int _running                   # Workers in ktx_loop over state and prog_fd
 
     def __cinit__(self):
         self.prog_fd = self.map_fd = self.link_fd = -1
+
+    cdef int pin(self) except -1:
+        if self.prog_fd < 0:
+            raise ValueError("the kernel program is closed")
+        self._running += 1
+        return 0
+
+    cdef void unpin(self) noexcept:
+        self._running -= 1
 
     def __init__(self, frame, int ifindex, *, randomize=(False, False), bint seq=False,
                  bint park=False):
@@ -109,6 +119,12 @@ cdef class KernelProgram:
         return self.link_fd >= 0
 
     def close(self):
+        if self._running:
+            raise BufferError(f"the kernel program is in use by {self._running} running "
+                              "Worker(s): cancel() and join them before close()")
+        self._close()
+
+    cdef void _close(self) noexcept:
         if self.state != NULL:
             munmap(self.state, self.maplen)
             self.state = NULL
@@ -123,7 +139,7 @@ cdef class KernelProgram:
             self.map_fd = -1
 
     def __dealloc__(self):
-        self.close()
+        self._close()
 
     @property
     def index(self):
@@ -153,10 +169,12 @@ cdef class KernelProgram:
         cdef int rc
         cdef const char *data = self.frame
         cdef uint32_t length = len(self.frame)
-        if self.prog_fd < 0:
-            raise ValueError("the program is closed")
-        with nogil:
-            rc = kgen_run_live(self.prog_fd, data, length, count, batch)
+        self.pin()
+        try:
+            with nogil:
+                rc = kgen_run_live(self.prog_fd, data, length, count, batch)
+        finally:
+            self.unpin()
         if rc < 0:
             raise OSError(-rc, kgen_error(-rc))
 

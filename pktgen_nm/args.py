@@ -97,12 +97,32 @@ def version_line(prog: str) -> str:
     return f"{prog} {VERSION} (netmap_py {netmap_py.__version__}, Python {sys.version.split()[0]})"
 
 
+EXIT_BROKEN_PIPE = 141     # 128 + SIGPIPE, what a shell reports for `yes | head -1`
+
+
+def _silence_stdout() -> None:
+    """Point stdout at /dev/null, so that the interpreter's last flush at exit does
+    not fail again on the closed pipe."""
+    import os
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        os.close(devnull)
+    except (OSError, ValueError):
+        pass
+
+
 def guarded(prog: str, body, argv: list[str]) -> int:
     """Run a command's body: bad input and system errors become one line on stderr
     and exit status 2, never a traceback.  ValueError and OverflowError come from the
     API's own argument checks (netmap_py.open, the engine) and are bad input too."""
     try:
         return body(argv)
+    except BrokenPipeError:
+        # the reader of our output went away (``| head -1``): the run has stopped and
+        # every port is closed by now; end quietly with the shell's status for SIGPIPE
+        _silence_stdout()
+        return EXIT_BROKEN_PIPE
     except UsageError as e:
         sys.stderr.write(f"{prog}: {e}\n")
         return 2

@@ -109,10 +109,20 @@ def _loop(o, a, b, br) -> int:
             errors.append(e)
 
     t = threading.Thread(target=work, daemon=True)
-    t0 = last = time.monotonic()
-    prev = br.counters()
+    t0 = time.monotonic()
     t.start()
-    interrupted = False
+    try:
+        interrupted = _report(o, br, t, t0)
+    finally:
+        br.stop()           # every way out stops and joins the bridge before the
+        t.join()            # caller closes its ports
+    return _final(o, a, b, br, t0, interrupted, errors)
+
+
+def _report(o, br, t, t0) -> bool:
+    """The report loop; True when Ctrl-C ended it."""
+    last = t0
+    prev = br.counters()
     try:
         while t.is_alive():
             time.sleep(o.T / 1000)
@@ -134,10 +144,12 @@ def _loop(o, a, b, br) -> int:
             if o.duration and now - t0 >= o.duration:
                 break
     except KeyboardInterrupt:
-        interrupted = True
         log("received control-C on thread main")
-    br.stop()
-    t.join()
+        return True
+    return False
+
+
+def _final(o, a, b, br, t0, interrupted, errors) -> int:
     secs = time.monotonic() - t0
     c = br.counters()
     final = {"type": "final", "seconds": round(secs, 3), "zero_copy": br.zero_copy,

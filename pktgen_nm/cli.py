@@ -567,16 +567,23 @@ def run(opts) -> int:
             kernel.close()
     ports = open_ports(pl)
     try:
+        _check_fits(pl, ports[0])
         _banner(opts, pl, info, module)
         if pl.engine == "auto":
             log(f"engine ring: {why}")
         return _run_ports(opts, pl, ports, info, module, normalize, json_out, say, _engine)
     finally:
         for p in ports:
-            try:
-                p.close()
-            except BufferError:
-                pass
+            p.close()
+
+
+def _check_fits(pl: Plan, port) -> None:
+    """-f ping sends each frame in one buffer (tx and txseq cut it into fragments)."""
+    if pl.func == "ping" and port.tx_rings:
+        buf = port.tx_rings[0].buf_size
+        if pl.max_len + pl.vnet > buf:
+            raise UsageError(f"bad -l {pl.max_len}: -f ping sends one buffer per packet and "
+                             f"{port.spec} has {buf}-byte buffers: use -l {buf - pl.vnet} or less")
 
 
 def open_kernel(pl: Plan, info, frame: P.Frame):
@@ -734,11 +741,12 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
     except KeyboardInterrupt:
         interrupted = True
         log("received control-C on thread main")
+    finally:
+        # whatever ended the loop (done, Ctrl-C, a broken pipe, a bug), the threads
+        # stop and are joined before the caller closes the ports under them
         run.cancel()
         run.join()
-    finally:
         signal.signal(signal.SIGTERM, prev_sig)
-    run.join()
     return _final(opts, pl, run, info, wire0, normalize, json_out, say, interrupted)
 
 
