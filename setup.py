@@ -9,7 +9,7 @@ from setuptools import Extension, setup
 
 DEBUG = os.environ.get("NETMAP_PY_DEBUG") == "1"
 HERE = os.path.dirname(os.path.abspath(__file__))
-INCLUDE = [os.path.join(HERE, "vendor"), os.path.join(HERE, "netmap_py")]
+INCLUDE = [os.path.join(HERE, "netmap_py", "include"), os.path.join(HERE, "netmap_py")]
 CFLAGS = ["-O2", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
 MACROS = [("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
 

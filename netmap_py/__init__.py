@@ -28,7 +28,13 @@ except ImportError as e:  # pragma: no cover - only without a build
         "'python setup.py build_ext --inplace' in a checkout)") from e
 
 __version__ = "0.1.0"
-__all__ = ["open", "open_group", "bridge", "Bridge", "PortSpec", "Port", "Ring", "Slot",
+
+
+def get_include() -> str:
+    """The folder of netmap_py's C header (netmap_abi.h), for users' extensions that
+    ``cimport netmap_py._core``: ``Extension(..., include_dirs=[netmap_py.get_include()])``."""
+    return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
+__all__ = ["get_include", "open", "open_group", "bridge", "Bridge", "PortSpec", "Port", "Ring", "Slot",
            "same_region", "checks", "constants", "POLLIN", "POLLOUT"]
 
 POLLIN, POLLOUT = 0x1, 0x4

@@ -68,7 +68,7 @@ cdef extern from "_xdp.h" nogil:
     int AF_XDP, SOL_XDP
     int XDP_MMAP_OFFSETS, XDP_RX_RING, XDP_TX_RING, XDP_UMEM_REG, XDP_UMEM_FILL_RING
     int XDP_UMEM_COMPLETION_RING, XDP_STATISTICS
-    int XDP_SHARED_UMEM, XDP_COPY, XDP_ZEROCOPY, XDP_USE_NEED_WAKEUP
+    int XDP_SHARED_UMEM, XDP_COPY, XDP_ZEROCOPY, XDP_USE_NEED_WAKEUP, XDP_RING_NEED_WAKEUP
     unsigned long long XDP_PGOFF_RX_RING, XDP_PGOFF_TX_RING
     unsigned long long XDP_UMEM_PGOFF_FILL_RING, XDP_UMEM_PGOFF_COMPLETION_RING
     unsigned int XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE
@@ -121,15 +121,65 @@ cdef inline uint32_t _xdp_buf_of(uint64_t addr) noexcept nogil:
     return <uint32_t>(addr // XDP_CHUNK)
 
 
-cdef void _xdp_kick_tx(xdp_ring *q) noexcept nogil:
-    """Copy mode sends from sendto(), at most a small batch per call: call it until
-    the kernel has taken every descriptor or says it cannot now."""
-    cdef int tries = 0
-    while tries < 256 and q.tx.producer[0] != nmpy_load_acquire(q.tx.consumer):
-        if sendto(q.fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0:
-            if errno != EAGAIN and errno != EINTR:
-                break                   # ENOBUFS / EBUSY: the device queue is full
-        tries += 1
+ctypedef int (*xdp_send_fn)(int fd) noexcept nogil
+
+cdef enum:
+    XDP_KICK_TRIES = 256            # a bound on one sync's sendto() calls
+
+
+cdef int _xdp_sendto(int fd) noexcept nogil:
+    if sendto(fd, NULL, 0, MSG_DONTWAIT, NULL, 0) < 0:
+        return -errno
+    return 0
+
+
+cdef int _xdp_kick(nmpy_xq *tx, int fd, xdp_send_fn send) noexcept nogil:
+    """Wake the kernel for TX only when the ring asks (XDP_RING_NEED_WAKEUP: set for
+    good in copy mode, where sendto() itself sends; set by a zero-copy driver when it
+    sleeps).  A copy-mode sendto() takes a batch and says EAGAIN while more is left:
+    call again then, and stop on the first success or any other error (ENOBUFS,
+    EBUSY: the device queue is full).  Returns how many calls it made."""
+    cdef int calls = 0, rc
+    if not nmpy_xq_needs_wakeup(tx):
+        return 0
+    while calls < XDP_KICK_TRIES:
+        rc = send(fd)
+        calls += 1
+        if rc != -EAGAIN and rc != -EINTR:
+            break
+    return calls
+
+
+cdef inline void _xdp_kick_tx(xdp_ring *q) noexcept nogil:
+    _xdp_kick(&q.tx, q.fd, _xdp_sendto)
+
+
+# -- a test of the kick's logic on a ring laid out in memory (no socket) ------------
+cdef int _script[16]
+cdef int _script_len = 0, _script_pos = 0
+
+
+cdef int _scripted_send(int fd) noexcept nogil:
+    global _script_pos
+    cdef int rc = _script[_script_pos] if _script_pos < _script_len else 0
+    _script_pos += 1
+    return rc
+
+
+def _xdp_kick_logic(bint need_wakeup, results):
+    """How many sendto() calls the TX kick makes when the ring's flag is as given and
+    the calls return ``results`` in turn (0 or -errno; 0 after the list).  For tests."""
+    global _script_len, _script_pos
+    cdef uint32_t words[2]          # the producer/consumer never matter here: flags do
+    cdef uint32_t flags = XDP_RING_NEED_WAKEUP if need_wakeup else 0
+    cdef nmpy_xq q
+    memset(&q, 0, sizeof(q))
+    words[0] = words[1] = 0
+    q.producer, q.consumer, q.flags = &words[0], &words[1], &flags
+    _script_len, _script_pos = min(len(results), 16), 0
+    for i in range(_script_len):
+        _script[i] = results[i]
+    return _xdp_kick(&q, -1, _scripted_send)
 
 
 cdef int _xdp_txsync_ring(nmpy_port *p, netmap_ring *r, xdp_ring *q) noexcept nogil:

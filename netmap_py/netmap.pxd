@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""The netmap ABI for Cython, transcribed from vendor/netmap_abi.h (our own header).
+"""The netmap ABI for Cython, transcribed from netmap_py/include/netmap_abi.h (our own header).
 
 Struct fields keep netmap's names so code reads like netmap's C API.  The inline
 helpers are the ring arithmetic every netmap program uses (netmap_user.h offers

@@ -24,7 +24,8 @@ if [ $# -eq 0 ] && [ "${NETMAP_PY_SKIP_DEBUG:-0}" != 1 ]; then
     || cp -r . "$dbg"
   echo "test: debug build (NETMAP_PY_DEBUG=1), unit tier"
   (cd "$dbg" && NETMAP_PY_DEBUG=1 "$OLDPWD/.venv/bin/python" setup.py -q build_ext --inplace >/dev/null \
-     && "$OLDPWD/.venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit)
+     && "$OLDPWD/.venv/bin/python" -m pytest -q -p no:cacheprovider tests/unit \
+          --deselect tests/unit/test_cython_api.py)   # the release run builds the wheel
 fi
 if [ $# -eq 0 ] && [ ! -e /dev/netmap ] && [ -n "${NETMAP_VM:-}" ]; then
   [ -x "$NETMAP_VM/run.sh" ] || { echo "test: NETMAP_VM=$NETMAP_VM has no run.sh" >&2; exit 2; }

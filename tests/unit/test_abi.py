@@ -9,7 +9,7 @@ import pytest
 from netmap_py import constants as C
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-VENDOR = os.path.join(ROOT, "vendor")
+VENDOR = os.path.join(ROOT, "netmap_py", "include")   # our netmap_abi.h
 
 # (struct, size) and (struct, field, offset): facts 1.2-1.8 [probe]
 SIZES = {
