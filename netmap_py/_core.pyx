@@ -23,6 +23,7 @@ from netmap_py.linux cimport *
 
 import errno as _errno
 import os as _os
+import warnings as _warnings
 
 cdef extern from "_nmpy.h" nogil:
     uint32_t nmpy_load_acquire(const uint32_t *p)
@@ -349,7 +350,13 @@ cdef class Port:
 
     def __dealloc__(self):
         if self._open:
-            self._teardown()
+            # a forgotten close(): say so (tests run with warnings as errors), then
+            # release what the port holds all the same
+            try:
+                _warnings.warn(f"port {self.spec} was never closed; call close() or use "
+                               "'with netmap_py.open(...)'", ResourceWarning)
+            finally:                    # as warnings-as-errors, reported as unraisable
+                self._teardown()
 
     cdef int _check_open(self) except -1:
         if not self._open:

@@ -56,6 +56,20 @@ cdef struct pg_field:
     int in_ip                       # part of the IPv4 header checksum
 
 
+cdef extern from "_nmpy.h" nogil:
+    uint32_t nmpy_load_acquire(const uint32_t *p)
+    void nmpy_store_release(uint32_t *p, uint32_t v)
+
+cdef enum:
+    NO_SPACE = 0xffffffff           # min_space of an interval that saw no ring
+
+
+cdef struct pg_iv:                  # one report interval, written by the worker only
+    uint32_t epoch                  # the interval these numbers belong to
+    uint32_t min_space              # receivers: least space seen (NO_SPACE: none)
+    uint64_t rtt_n, rtt_sum, rtt_min, rtt_max   # ping
+
+
 cdef struct pg_ctx:
     nmpy_port *port
     int func
@@ -76,9 +90,10 @@ cdef struct pg_ctx:
     int nf
     uint64_t rng
     uint32_t seq
-    # counters: written here, sampled by the main thread
+    # counters: written here only, sampled by the main thread (it computes deltas)
     uint64_t pkts, bytes, events
-    uint32_t min_space
+    uint32_t epoch                  # the report interval: bumped by the reader only
+    pg_iv iv[2]                     # this interval's minima, in slot epoch & 1
     uint64_t start_ns, end_ns
     int started, done, cancel, error
     # rxseq
@@ -91,7 +106,6 @@ cdef struct pg_ctx:
     uint64_t rtt_hist[RTT_BUCKETS]
     uint64_t *rtt_samples           # for percentiles (the first rtt_cap samples)
     uint64_t rtt_cap
-    uint64_t iv_n, iv_sum, iv_min, iv_max   # this report interval, reset by the reader
     uint64_t replies
     # tx options
     int copy_always                 # -o 4/8: write the whole frame every time
@@ -481,6 +495,7 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
     cdef netmap_slot *slot
     cdef int i, rc, check = t.func == F_RXSEQ
     cdef uint32_t head, avail, space_sum
+    cdef pg_iv *iv
     cdef uint64_t now, begin = now_ns(), last_pkt = 0, nbytes, npkts
     # wait for the first packet
     while not t.cancel:
@@ -541,9 +556,22 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
             last_pkt = now_ns()
             if t.limit and t.pkts >= t.limit:
                 break
-        if space_sum < t.min_space:
-            t.min_space = space_sum
+        iv = interval(t)
+        if space_sum < iv.min_space:
+            iv.min_space = space_sum
     t.end_ns = now_ns()
+
+
+cdef inline pg_iv *interval(pg_ctx *t) noexcept nogil:
+    """The worker's slot for the current report interval, started afresh (by the
+    worker, the one writer) when the reader has moved on to a new epoch."""
+    cdef uint32_t e = nmpy_load_acquire(&t.epoch)
+    cdef pg_iv *v = &t.iv[e & 1]
+    if v.epoch != e:
+        v.min_space = NO_SPACE
+        v.rtt_n = v.rtt_sum = v.rtt_min = v.rtt_max = 0
+        nmpy_store_release(&v.epoch, e)
+    return v
 
 
 cdef inline void rtt_record(pg_ctx *t, uint64_t rtt) noexcept nogil:
@@ -561,12 +589,13 @@ cdef inline void rtt_record(pg_ctx *t, uint64_t rtt) noexcept nogil:
         t.rtt_max = rtt
     if t.rtt_samples != NULL and t.rtt_n <= t.rtt_cap:
         t.rtt_samples[t.rtt_n - 1] = rtt
-    t.iv_n += 1
-    t.iv_sum += rtt
-    if t.iv_min == 0 or rtt < t.iv_min:
-        t.iv_min = rtt
-    if rtt > t.iv_max:
-        t.iv_max = rtt
+    cdef pg_iv *iv = interval(t)
+    iv.rtt_n += 1
+    iv.rtt_sum += rtt
+    if iv.rtt_min == 0 or rtt < iv.rtt_min:
+        iv.rtt_min = rtt
+    if rtt > iv.rtt_max:
+        iv.rtt_max = rtt
 
 
 cdef inline uint32_t probe_off(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
@@ -753,7 +782,7 @@ cdef class Worker:
         self.c.rate = rate
         self.c.exit_on_idle = exit_on_idle
         self.c.rng = seed if seed else 1
-        self.c.min_space = 0xffffffff
+        self.c.iv[0].epoch = self.c.iv[1].epoch = 0xffffffff   # neither slot started
         self.c.seen = <uint8_t *>calloc(SEEN_BITS // 8, 1)
         if self.c.seen == NULL:
             raise MemoryError()
@@ -916,10 +945,17 @@ cdef class Worker:
         """Counters now: (pkts, bytes, events)."""
         return self.c.pkts, self.c.bytes, self.c.events
 
-    def take_min_space(self):
-        cdef uint32_t v = self.c.min_space
-        self.c.min_space = 0xffffffff
-        return None if v == 0xffffffff else v
+    def take_interval(self):
+        """End this report interval and return its minima: {"min_space": int or None
+        (receivers; None when no ring was looked at), "rtt": (count, sum, min, max) ns
+        (ping)}.  The worker writes every counter; this only moves the epoch on."""
+        cdef uint32_t e = self.c.epoch
+        nmpy_store_release(&self.c.epoch, e + 1)
+        cdef pg_iv *v = &self.c.iv[e & 1]
+        if nmpy_load_acquire(&v.epoch) != e:
+            return {"min_space": None, "rtt": (0, 0, 0, 0)}
+        return {"min_space": None if v.min_space == NO_SPACE else v.min_space,
+                "rtt": (v.rtt_n, v.rtt_sum, v.rtt_min, v.rtt_max)}
 
     @property
     def done(self):
@@ -968,12 +1004,6 @@ cdef class Worker:
                         self.c.cap_buf[pos + CAP_HDR:pos + CAP_HDR + L]))
             pos += CAP_HDR + L
         return out
-
-    def rtt_interval(self):
-        """RTT of this report interval (count, sum, min, max) in ns; resets it."""
-        v = (self.c.iv_n, self.c.iv_sum, self.c.iv_min, self.c.iv_max)
-        self.c.iv_n = self.c.iv_sum = self.c.iv_min = self.c.iv_max = 0
-        return v
 
     def rtt(self):
         """All round trips: count, sum, min, max, log2 histogram, samples (ns)."""

@@ -497,10 +497,12 @@ class Run:
             pk, by, ev = pk + a, by + b, ev + c
         return pk, by, ev
 
-    def min_space(self):
-        vals = [w.take_min_space() for w in self.workers]
-        vals = [v for v in vals if v is not None]
-        return sum(vals) if vals else None
+    def take_interval(self) -> tuple[int | None, list]:
+        """End the report interval on every worker: (summed min_space or None when no
+        thread saw a ring, each thread's RTT (count, sum, min, max))."""
+        ivs = [w.take_interval() for w in self.workers]
+        spaces = [v["min_space"] for v in ivs if v["min_space"] is not None]
+        return (sum(spaces) if spaces else None), [v["rtt"] for v in ivs]
 
 
 def choose_engine(pl: Plan, info: checks.InterfaceInfo | None) -> tuple[str, str]:
@@ -696,7 +698,7 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
     run = Run(opts, pl)
     wire0 = checks.wire_counters(info.name) if info is not None else {}
     rep = Reporter(normalize=normalize, framing_bits=192 if opts.B else 0,
-                   window=opts.A or bool(opts.o & OPT_PPS_STATS))
+                   window=opts.A or bool(opts.o & OPT_PPS_STATS), threads=T)
     interrupted = False
     prev_sig = _install_sigterm()
     try:
@@ -714,9 +716,8 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
             if usec < 10000 and run.alive():
                 continue
             cur = run.totals()
-            iv = Interval(cur[0] - prev[0], cur[1] - prev[1], cur[2] - prev[2], usec,
-                          run.min_space() if pl.func in RECEIVERS else
-                          (0 if prev == (0, 0, 0) else 99999 * T))
+            space, rtts = run.take_interval()
+            iv = Interval(cur[0] - prev[0], cur[1] - prev[1], cur[2] - prev[2], usec, space)
             log(rep.line(iv), func="main_thread")
             wire = checks.wire_counters(info.name) if info is not None else {}
             wd = {k: wire[k] - wprev.get(k, 0) for k in wire}
@@ -727,7 +728,7 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
                     f"drops tx {wd.get('tx_dropped', 0)} rx {wd.get('rx_dropped', 0)}",
                     func="main_thread")
             if pl.func == "ping":
-                cnt, tot, mn, _mx = run.workers[0].rtt_interval()
+                cnt, tot, mn, _mx = rtts[0]
                 log(f"count {cnt} RTT: min {mn} av {tot // cnt if cnt else 0} ns",
                     func="ping_body")
             if json_out:

@@ -60,7 +60,16 @@ class Reporter:
     normalize: bool = True
     framing_bits: int = 0  # 192 with -B
     window: bool = False  # -A
+    threads: int = 1
     samples: deque = field(default_factory=lambda: deque(maxlen=15))
+    lines: int = 0
+
+    def min_space_text(self, value: int | None) -> int:
+        """pkt-gen's wording for "no value" (a sender, or a receiver that saw no ring):
+        0 on the first line, then the counter it resets to, 99999 per thread."""
+        if value is not None:
+            return value
+        return 0 if self.lines == 0 else 99999 * self.threads
 
     def line(self, iv: Interval) -> str:
         pps = iv.pps()
@@ -73,7 +82,8 @@ class Reporter:
                 avg = sum(self.samples) / n
                 std = math.sqrt(sum((x - avg) ** 2 for x in self.samples) / n)
                 stats = f"[avg/std {norm(avg, self.normalize)}/{norm(std, self.normalize)} pps]"
-        ms = 0 if iv.min_space is None else iv.min_space
+        ms = self.min_space_text(iv.min_space)
+        self.lines += 1
         return (f"{norm(pps, self.normalize)}pps {stats}({norm(iv.pkts, self.normalize)}pkts "
                 f"{norm(iv.bps(self.framing_bits), self.normalize)}bps in {iv.usec} usec) "
                 f"{iv.avg_batch():.2f} avg_batch {ms} min_space")

@@ -42,7 +42,8 @@ def render_py(rows) -> str:
 
 
 def render_pxd(rows) -> str:
-    out = [f"# {BANNER}", "# Values come from netmap_py/include/netmap_abi.h; tests/unit/test_abi.py checks them.", "",
+    out = [f"# {BANNER}",
+           "# Values come from netmap_py/include/netmap_abi.h; tests/unit/test_abi.py checks them.", "",
            'cdef extern from "netmap_abi.h":', "    enum:"]
     out += [f"        {name}" for name, *_ in rows]
     out.append("")

@@ -63,9 +63,9 @@ def test_an_extension_cimports_the_installed_core(installed, tmp_path):
                        env=env, capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stdout + r.stderr
     check = ("import netmap_py, userext\n"
-             "assert netmap_py.__file__.startswith(%r), netmap_py.__file__\n"
+             f"assert netmap_py.__file__.startswith({str(site)!r}), netmap_py.__file__\n"
              "with netmap_py.open('loop:a') as p:\n"
-             "    print(userext.tx_space(p))\n" % str(site))
+             "    print(userext.tx_space(p))\n")
     r = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 0, r.stderr

@@ -187,3 +187,11 @@ def test_len_and_buffer_size_limits():
             s.write(b"z" * 2049)
         with pytest.raises(IndexError):
             p.tx_rings[0].head = 1024
+
+
+def test_a_forgotten_close_warns():
+    import gc
+    p = netmap_py.open("loop:forgotten")
+    with pytest.warns(ResourceWarning, match="loop:forgotten was never closed"):
+        del p
+        gc.collect()

@@ -66,3 +66,40 @@ def test_dump_of_sent_packets(capsys):
     # the dump shows each packet as sent: the source address steps
     rows = [line for line in out.splitlines() if line.startswith("   16: ")]
     assert [r[7:7 + 48].split()[13] for r in rows] == ["01", "02", "03"]
+
+
+def test_no_min_space_is_none_in_data_and_pkt_gens_wording_in_text():
+    r = Reporter(threads=2)
+    iv = Interval(pkts=10, bytes=600, events=1, usec=1000000, min_space=None)
+    assert r.line(iv).endswith(" 0 min_space")            # the first line, as pkt-gen
+    assert r.line(iv).endswith(" 199998 min_space")       # then 99999 per thread
+    assert r.line(Interval(10, 600, 1, 1000000, 37)).endswith(" 37 min_space")
+    assert iv.min_space is None
+
+
+def test_interval_minima_have_one_writer():
+    """The worker writes the interval's minima, the reader only moves the epoch on:
+    a receiver's min_space is a real number while packets flow, None once idle."""
+    import threading
+    import time
+
+    import netmap_py
+    from pktgen_nm import _engine
+    with netmap_py.open("loop:a") as p:
+        w = _engine.Worker(p, "rx")
+        assert w.take_interval() == {"min_space": None, "rtt": (0, 0, 0, 0)}
+        t = threading.Thread(target=w.run)
+        t.start()
+        try:
+            tx = p.tx_rings[0]
+            for _ in range(5):
+                tx.slot(tx.head).write(b"x" * 60)
+                tx.advance()
+            time.sleep(0.3)            # the worker polls, syncs and takes the 5 frames
+            assert w.take_interval()["min_space"] == 5
+            time.sleep(0.3)            # idle: no ring had anything, so no minimum
+            assert w.take_interval()["min_space"] is None
+        finally:
+            w.cancel()
+            t.join()
+        assert w.take_interval()["min_space"] is None           # stopped: nothing new
