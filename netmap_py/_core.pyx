@@ -86,8 +86,10 @@ cdef class _Region:
     cdef void _release(self):
         self.refs -= 1
         if self.refs == 0:
-            if self.registry is not None:
-                self.registry.pop(self.mem_id, None)
+            # only if it is still this region there: a resized netmap region of the
+            # same id may have taken the key since
+            if self.registry is not None and self.registry.get(self.mem_id) is self:
+                del self.registry[self.mem_id]
             if self.mem != NULL:
                 munmap(self.mem, self.size)
                 self.mem = NULL
@@ -353,7 +355,8 @@ cdef class Port:
             # a forgotten close(): say so (tests run with warnings as errors), then
             # release what the port holds all the same
             try:
-                _warnings.warn(f"port {self.spec} was never closed; call close() or use "
+                name = "a port" if self.spec is None else f"port {self.spec}"
+                _warnings.warn(f"{name} was never closed; call close() or use "
                                "'with netmap_py.open(...)'", ResourceWarning)
             finally:                    # as warnings-as-errors, reported as unraisable
                 self._teardown()

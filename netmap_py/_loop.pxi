@@ -89,6 +89,7 @@ cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size,
     cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, buf_size, 0, &nifp)
     cdef loop_priv *lp = <loop_priv *>calloc(1, sizeof(loop_priv))
     if lp == NULL:
+        reg._release()
         raise MemoryError()
     port.c.priv = lp
     port.c.destroy = _loop_destroy
@@ -98,6 +99,8 @@ cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size,
     lp.delivered = <uint64_t *>calloc(nrings, sizeof(uint64_t))
     if lp.tx == NULL or lp.rx == NULL or lp.delivered == NULL:
         _loop_destroy(&port.c)
+        port.c.destroy = NULL
+        reg._release()
         raise MemoryError()
     cdef int i
     for i in range(nrings):

@@ -456,7 +456,8 @@ def packet_stats(Port port):
     cdef int k
     for k in range(pp.nrx):
         sl = sizeof(st)
-        if getsockopt(pp.rx[k].fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) == 0:
-            pkts += st.tp_packets
-            drops += st.tp_drops
+        if getsockopt(pp.rx[k].fd, SOL_PACKET, PACKET_STATISTICS, &st, &sl) < 0:
+            _raise(errno, "cannot read the AF_PACKET ring statistics", port.spec)
+        pkts += st.tp_packets
+        drops += st.tp_drops
     return pkts, drops

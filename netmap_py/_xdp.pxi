@@ -599,11 +599,12 @@ def xdp_stats(Port port):
     for k in range(xp.n):
         sl = sizeof(st)
         memset(&st, 0, sizeof(st))
-        if getsockopt(xp.q[k].fd, SOL_XDP, XDP_STATISTICS, &st, &sl) == 0:
-            out["rx_dropped"] += st.rx_dropped
-            out["rx_invalid_descs"] += st.rx_invalid_descs
-            out["tx_invalid_descs"] += st.tx_invalid_descs
-            out["rx_ring_full"] += st.rx_ring_full
-            out["rx_fill_ring_empty_descs"] += st.rx_fill_ring_empty_descs
-            out["tx_ring_empty_descs"] += st.tx_ring_empty_descs
+        if getsockopt(xp.q[k].fd, SOL_XDP, XDP_STATISTICS, &st, &sl) < 0:
+            _raise(errno, "cannot read the AF_XDP socket statistics", port.spec)
+        out["rx_dropped"] += st.rx_dropped
+        out["rx_invalid_descs"] += st.rx_invalid_descs
+        out["tx_invalid_descs"] += st.tx_invalid_descs
+        out["rx_ring_full"] += st.rx_ring_full
+        out["rx_fill_ring_empty_descs"] += st.rx_fill_ring_empty_descs
+        out["tx_ring_empty_descs"] += st.tx_ring_empty_descs
     return out

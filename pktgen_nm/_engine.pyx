@@ -740,7 +740,9 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
             if rc < 0 and rc != -EINTR:
                 t.error = -rc
                 break
-    p.txsync(p)
+    rc = p.txsync(p)                    # hand back what is left: a failure is an error too
+    if rc < 0 and rc != -EINTR and not t.error:
+        t.error = -rc
     t.end_ns = now_ns()
 
 

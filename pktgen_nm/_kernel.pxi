@@ -16,7 +16,7 @@ cdef extern from "<signal.h>" nogil:
         pass
     int sigfillset(sigset_t *s)
     int pthread_sigmask(int how, const sigset_t *s, sigset_t *old)
-    int SIG_BLOCK
+    int SIG_BLOCK, SIG_SETMASK
 
 cdef extern from "_kgen.h" nogil:
     int kgen_map_create(uint32_t value_size)
@@ -180,13 +180,24 @@ cdef class KernelProgram:
 
 
 cdef void ktx_loop(pg_ctx *t) noexcept nogil:
-    cdef sigset_t all_signals
-    cdef uint64_t now, budget, chunk = 256, t0, dt, index
+    cdef sigset_t all_signals, before
     cdef uint64_t call_ns = t.kcall_ns
     cdef int rc
-    # a signal must not cut a system call short: its packets would go uncounted
+    # a signal must not cut a system call short: its packets would go uncounted; the
+    # thread's mask is put back when the loop ends (a thread of the caller's)
     sigfillset(&all_signals)
-    pthread_sigmask(SIG_BLOCK, &all_signals, NULL)
+    rc = pthread_sigmask(SIG_BLOCK, &all_signals, &before)
+    if rc:
+        t.error = rc
+        t.end_ns = t.start_ns = now_ns()
+        return
+    _ktx_run(t, call_ns)
+    pthread_sigmask(SIG_SETMASK, &before, NULL)
+
+
+cdef void _ktx_run(pg_ctx *t, uint64_t call_ns) noexcept nogil:
+    cdef uint64_t now, budget, chunk = 256, t0, dt, index
+    cdef int rc
     # paced: calls of at most one kernel batch, so that the rate holds at fine grain
     # and no burst overflows the receiver (rate_budget caps at t.burst)
     t.burst = t.kbatch

@@ -93,6 +93,7 @@ def run(argv) -> int:
         log(f"bridge {a.spec} <-> {b.spec}: {a.backend}/{b.backend}, {how}, {mode}")
         log(f"{a.spec}: {a.backend_reason}")
         log(f"{b.spec}: {b.backend_reason}")
+        log("Ready...")                 # both ports are open and bound
         return _loop(o, a, b, br)
     finally:
         a.close()

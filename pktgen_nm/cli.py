@@ -544,10 +544,10 @@ def kernel_release() -> tuple[int, int]:
 def run(opts) -> int:
     pl = plan(opts)
     from . import _engine
+    info = check_interface(pl, opts)    # a wrong name first: it is wrong for root too
     if os.geteuid() != 0 and pl.spec.backend != "loop":
         raise UsageError("no permission: opening packet ports needs root (CAP_NET_RAW, "
                          "CAP_NET_ADMIN); run with sudo")
-    info = check_interface(pl, opts)
     normalize = not opts.N
     json_out = opts.json
     out = sys.stdout

@@ -33,6 +33,28 @@ def _strip_lab_flags(argv: list[str]) -> list[str]:
     return out
 
 
+READY = "Ready..."
+
+
+def _wait_ready(proc, timeout: float = 20.0) -> str:
+    """Read the receiver's output until its "Ready..." line (its ports are open and
+    bound); returns what it read.  A receiver that exits first is a LabError."""
+    import select
+    deadline = time.monotonic() + timeout
+    seen = ""
+    while time.monotonic() < deadline:
+        r, _, _ = select.select([proc.stdout], [], [], 0.2)
+        if not r:
+            continue
+        line = proc.stdout.readline()
+        seen += line
+        if READY in line:
+            return seen
+        if not line:
+            break
+    raise LabError(f"the receiver did not start: {seen.strip() or 'no output'}")
+
+
 def lab_main(opts, argv: list[str]) -> int:
     func = opts.f if opts.f != "rx" or "-f" in argv else "tx"
     if func not in PEER:
@@ -71,12 +93,13 @@ def lab_main(opts, argv: list[str]) -> int:
             rx = lab.popen("B", me + recv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
                            text=True)
             try:
-                time.sleep(0.5)         # let the receiver bind before traffic starts
+                early = _wait_ready(rx)     # its ports are bound: traffic can start
                 tx = lab.exec("A", me + ["-i", tx_pre + lab.dev_a, "-w", "0"] + sender,
                               capture_output=False)
                 if func == "ping":
                     rx.terminate()
                 out, _ = rx.communicate(timeout=30)
+                out = early + out
             except BaseException:
                 rx.kill()
                 rx.wait()

@@ -37,7 +37,9 @@ def helper_bg(lab, side, args):
 
 
 def ready(proc, word="READY", timeout=20.0):
-    """Wait until a background helper prints READY on stderr."""
+    """Wait until a background process prints ``word`` on stderr: ring_io's READY, or
+    pktgen-nm's and nm-bridge's "Ready..." (their ports are open and bound by then, so
+    traffic sent after it is received).  What it read stays in ``proc.early_err``."""
     import select
     import time
     deadline = time.monotonic() + timeout
@@ -48,7 +50,12 @@ def ready(proc, word="READY", timeout=20.0):
             line = proc.stderr.readline()
             buf += line
             if word in line:
-                return
+                proc.early_err = buf
+                return proc
             if not line and proc.poll() is not None:
                 break
-    raise AssertionError(f"helper did not get ready: {buf}")
+    raise AssertionError(f"did not get ready (no {word!r}): {buf}")
+
+
+PKTGEN_READY = "Ready..."
+FIRST_REPORT = "avg_batch"      # the first report line: the run is a second in

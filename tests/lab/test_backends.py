@@ -53,7 +53,6 @@ def test_sigkill_leaves_nothing_behind(lab, backend):
     # a port with RX rings: for xdp that attaches our program to the interface
     p = helper_bg(lab, "A", ["hold", f"{backend}:{lab.dev_a}"])
     ready(p)
-    time.sleep(0.3)
     proto = "PACKET" if backend == "packet" else "XDP"
 
     def sockets():  # /proc/net/protocols counts the sockets of this namespace

@@ -3,10 +3,9 @@ import json
 import re
 import signal
 import subprocess
-import time
 
 import pytest
-from labutil import ENV, pktgen, pktgen_bg
+from labutil import ENV, PKTGEN_READY, pktgen, pktgen_bg, ready
 
 import netmap_py as nm
 
@@ -20,7 +19,7 @@ def start_bridge(lab3, backend, extra=()):
                                         "-i", f"{backend}:{lab3.dev_b2}", "-w", "0",
                                         "--json", *extra]),
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    time.sleep(1.0)
+    ready(p, PKTGEN_READY)
     assert p.poll() is None, p.communicate()
     return p
 
@@ -46,7 +45,8 @@ def test_both_directions_at_once_all_intact(lab3, backend):
                                      "-w", "0", "--duration", "60"])
         rx_a = pktgen_bg(lab3, "A", ["-i", f"{backend}:{lab3.dev_a}-0", "-f", "rxseq", "-n", str(n),
                                      "-w", "0", "--duration", "60"])
-        time.sleep(1.0)
+        ready(rx_c, PKTGEN_READY)
+        ready(rx_a, PKTGEN_READY)
         tx_a = pktgen_bg(lab3, "A", ["-i", f"{backend}:{lab3.dev_a}-1", "-f", "txseq", "-D", mac_c,
                                      "-R", rate, "-n", str(n), "-w", "0"])
         tx_c = pktgen_bg(lab3, "C", ["-i", f"{backend}:{lab3.dev_c}-0", "-f", "txseq", "-D", mac_a,
@@ -74,7 +74,7 @@ def test_c_filter_drops_one_udp_port(lab3):
     try:
         mac_c = lab3.mac("C", lab3.dev_c)
         rx = pktgen_bg(lab3, "C", ["-i", f"xdp:{lab3.dev_c}", "-f", "rx", "-W", "-w", "0"])
-        time.sleep(1.0)
+        ready(rx, PKTGEN_READY)
         for dport, n in ((5555, 3000), (6666, 2000)):
             r = pktgen(lab3, "A", ["-i", f"xdp:{lab3.dev_a}", "-f", "tx", "-n", str(n), "-D", mac_c,
                                    "-d", f"10.1.0.1:{dport}", "-w", "0"])

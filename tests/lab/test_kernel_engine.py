@@ -6,9 +6,8 @@ The receiver is pktgen-nm -f rx on the xdp: backend: its XDP program on B is wha
 lets a veth accept XDP frames from A."""
 import re
 import signal
-import time
 
-from labutil import pktgen
+from labutil import FIRST_REPORT, pktgen, ready
 from test_pktgen import check_udp, received, sent, start_rx
 
 from pktgen_nm import packet as P
@@ -141,7 +140,7 @@ def test_ctrl_c_prints_the_summary(lab):
     tx = subprocess.Popen(lab.cmd("A", PKTGEN + ["-i", lab.dev_a, "-f", "tx", "--engine",
                                                  "kernel", "-w", "0", "-R", "200000"]),
                           stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    time.sleep(2.0)
+    ready(tx, FIRST_REPORT)
     tx.send_signal(signal.SIGINT)
     out, err = tx.communicate(timeout=30)
     rx.communicate(timeout=30)

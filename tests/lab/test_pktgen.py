@@ -4,11 +4,10 @@ import json
 import re
 import signal
 import subprocess
-import time
 
 import dpkt
 import pytest
-from labutil import ENV, PKTGEN, helper, pktgen, pktgen_bg
+from labutil import ENV, FIRST_REPORT, PKTGEN, PKTGEN_READY, helper, pktgen, pktgen_bg, ready
 
 from netmap_py.portspec import PortSpec
 from pktgen_nm.lab import namespaces
@@ -29,7 +28,7 @@ def sent(out: str) -> int:
 
 def start_rx(lab, args, side="B"):
     p = pktgen_bg(lab, side, args)
-    time.sleep(0.8)  # the receiver binds before traffic starts
+    ready(p, PKTGEN_READY)     # its ports are bound: what is sent now is received
     assert p.poll() is None, p.communicate()
     return p
 
@@ -171,7 +170,7 @@ def test_rxseq_counts_a_doctored_sequence(lab, backend):
 def test_ctrl_c_prints_the_summary(lab, backend):
     tx = pktgen_bg(lab, "A", ["-i", f"{backend}:{lab.dev_a}", "-f", "tx", "-w", "0",
                               "-D", "02:00:00:00:00:99"])
-    time.sleep(2.0)
+    ready(tx, FIRST_REPORT)
     tx.send_signal(signal.SIGINT)
     out, err = tx.communicate(timeout=20)
     assert tx.returncode == 0, err
@@ -242,7 +241,7 @@ def test_xdp_forced_where_another_program_sits(lab):
     holder = pktgen_bg(lab, "B", ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-w", "0",
                                   "--duration", "20"])
     try:
-        time.sleep(1.0)
+        ready(holder, PKTGEN_READY)
         assert "prog/xdp" in lab.exec("B", ["ip", "link", "show", lab.dev_b]).stdout
         r = pktgen(lab, "B", ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-w", "0"])
         assert r.returncode == 2 and r.stderr.count("\n") == 1, r.stderr

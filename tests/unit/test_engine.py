@@ -86,15 +86,38 @@ def test_txseq_numbers_and_checksums():
     assert all(checksums_ok(b) for b in pkts)
 
 
+def _scribble_while_sending(copy_always: bool) -> list[bytes]:
+    """A slow sender on a 4-slot loop port nobody reads: after 3 frames the receiver
+    is full, so every later frame reuses its TX buffer without a swap.  Mid-run the
+    test scribbles on every TX buffer; the frames captured after that show whether
+    the engine wrote the template again."""
+    import threading
+    import time
+    f = P.build_frame(60)
+    with nm.open("loop:w@conf:slots=4") as port:
+        w = _engine.Worker(port, "tx", frame=f, rate=400, burst=1, duration=0.6,
+                           capture=400, copy_always=copy_always)
+        t = threading.Thread(target=w.run)
+        t.start()
+        time.sleep(0.25)
+        tx = port.tx_rings[0]
+        for i in range(tx.num_slots):
+            with tx.buf(tx.slot(i).buf_idx) as b:
+                b[:6] = b"SCRIBL"
+        t.join()
+        frames = [data for _, data in w.captured()]
+        drain(port)
+    assert len(frames) > 100 and frames[0] == f.data
+    return frames
+
+
 def test_fixed_frames_are_written_once():
     """Steady state writes only len (pkt-gen's trick): a buffer we scribble on after
     its first use keeps the scribble, unless -o 4 (copy every packet) is given."""
-    f = P.build_frame(60)
-    with nm.open("loop:w@conf:slots=16") as port:
-        w = _engine.Worker(port, "tx", frame=f, limit=3, burst=3)
-        w.run()
-        pkts = drain(port)
-        assert all(b == f.data for b in pkts)
+    frames = _scribble_while_sending(copy_always=False)
+    assert frames[-1][:6] == b"SCRIBL" and frames[-1][6:] == P.build_frame(60).data[6:]
+    frames = _scribble_while_sending(copy_always=True)
+    assert all(fr == P.build_frame(60).data for fr in frames)
 
 
 def test_pcap_frames_replayed_in_order():
