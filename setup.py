@@ -1,6 +1,8 @@
 """Extension modules only; everything else is in pyproject.toml.
 
-NETMAP_PY_DEBUG=1 builds with Cython line tracing, annotate HTML and asserts on.
+NETMAP_PY_DEBUG=1 builds with Cython line tracing, bounds checks and annotate HTML, and
+turns every compiler warning into an error (scripts/test.sh runs that build), so the
+build stays warning-free.
 """
 import os
 
@@ -12,6 +14,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 INCLUDE = [os.path.join(HERE, "netmap_py", "include"), os.path.join(HERE, "netmap_py")]
 CFLAGS = ["-O2", "-Wall", "-Wno-unused-function", "-Wno-unreachable-code"]
 MACROS = [("CYTHON_TRACE_NOGIL", "1")] if DEBUG else []
+if DEBUG:
+    CFLAGS.append("-Werror")
 
 extensions = [
     Extension("netmap_py._core", ["netmap_py/_core.pyx"], include_dirs=INCLUDE,

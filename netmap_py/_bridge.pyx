@@ -14,7 +14,7 @@ Hooks for looking at packets:
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memset
 
-from netmap_py._core cimport Port, nmpy_port
+from netmap_py._core cimport Port, nmpy_check_slots, nmpy_port
 from netmap_py.netmap cimport (
     netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_move_slot, NETMAP_BUF,
     NETMAP_TXRING, NETMAP_RXRING,
@@ -156,6 +156,9 @@ cdef class Bridge:
             self.a.unpin("a running Bridge")
             raise
         try:
+            for port in (self.a, self.b):
+                if nmpy_check_slots(&(<Port>port).c):
+                    raise ValueError(f"a slot of {port.spec} names no buffer of its region")
             if self.callback is None:
                 with nogil:
                     bridge_loop(&self.c, timeout_ms)

@@ -55,6 +55,26 @@ cdef inline char *nmpy_buf(nmpy_port *p, const netmap_ring *r, uint32_t idx,
     return p.mem + off
 
 
+cdef inline int nmpy_check_slots(nmpy_port *p) noexcept nogil:
+    """0 when every slot of every bound ring names a buffer of the region, else
+    -EINVAL: what a C loop checks once before it trusts the slots (their len is the
+    loop's to write, and the backend checks it at txsync)."""
+    cdef int i
+    cdef uint32_t j
+    cdef netmap_ring *r
+    for i in range(p.first_tx_ring, p.last_tx_ring + 1):
+        r = NETMAP_TXRING(p.nifp, i)
+        for j in range(r.num_slots):
+            if nmpy_buf(p, r, r.slot[j].buf_idx, 0) == NULL:
+                return -22
+    for i in range(p.first_rx_ring, p.last_rx_ring + 1):
+        r = NETMAP_RXRING(p.nifp, i)
+        for j in range(r.num_slots):
+            if nmpy_buf(p, r, r.slot[j].buf_idx, 0) == NULL:
+                return -22
+    return 0
+
+
 cdef inline netmap_ring *nmpy_txring(nmpy_port *p, uint32_t i) noexcept nogil:
     return NETMAP_TXRING(p.nifp, i)
 

@@ -552,6 +552,12 @@ cdef void _opened(Port p, _Region region):
     _ports_opened += 1
 
 
+def _set_buf_idx_unchecked(Slot slot, uint32_t v):
+    """Write buf_idx without the check (what C code can do): for tests of the checks
+    the backends and loops make themselves."""
+    slot._get().buf_idx = v
+
+
 def same_region(Port a, Port b):
     """True when buffers can be swapped between the two ports (one region)."""
     return a._region is not None and a._region is b._region
@@ -698,7 +704,11 @@ cdef class Slot:
 
     @buf_idx.setter
     def buf_idx(self, uint32_t v):
-        self._get().buf_idx = v
+        cdef netmap_slot *s = self._get()
+        if nmpy_buf(&self.ring.port.c, self.ring.r, v, 0) == NULL:
+            raise IndexError(f"buffer index {v} is not a buffer of {self.ring.port.spec}'s "
+                             "region (netmap reserves 0 and 1)")
+        s.buf_idx = v
 
     @property
     def len(self):

@@ -10,7 +10,7 @@ from libc.stdint cimport uint8_t, uint16_t, uint32_t, uint64_t
 from libc.stdlib cimport calloc, free, malloc, realloc
 from libc.string cimport memcpy, memset
 
-from netmap_py._core cimport Port, nmpy_buf_cap, nmpy_port
+from netmap_py._core cimport Port, nmpy_buf_cap, nmpy_check_slots, nmpy_port
 from netmap_py.netmap cimport (
     netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_tx_pending, NETMAP_BUF,
     NETMAP_TXRING, NETMAP_RXRING, nm_move_slot,
@@ -925,6 +925,9 @@ cdef class Worker:
             return
         self.port.pin("a running Worker")
         try:
+            if nmpy_check_slots(&self.port.c):
+                raise ValueError(f"a slot of {self.port.spec} names no buffer of its region: "
+                                 "the loop will not run on it")
             with nogil:
                 if self.c.func == F_TX or self.c.func == F_TXSEQ:
                     tx_loop(&self.c)

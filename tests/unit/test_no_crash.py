@@ -9,6 +9,7 @@ import textwrap
 import pytest
 
 import netmap_py
+from netmap_py import _core
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 ENV = dict(os.environ, PYTHONPATH=ROOT)
@@ -145,7 +146,8 @@ def test_bad_buffer_index_raises_from_every_path():
         p = netmap_py.open("loop:a")
         ring = p.tx_rings[0]
         s = ring.slot(0)
-        s.buf_idx = 10**9
+        from netmap_py import _core
+        _core._set_buf_idx_unchecked(s, 10**9)
         for name, f in (("write", lambda: s.write(b"x" * 60)), ("tobytes", s.tobytes),
                         ("data", lambda: s.data), ("buffer", lambda: s.buffer)):
             try:
@@ -153,9 +155,14 @@ def test_bad_buffer_index_raises_from_every_path():
             except IndexError as e:
                 print(name, "IndexError")
         s.buf_idx = 2
+        try:
+            s.buf_idx = 10**9
+        except IndexError:
+            print("setter IndexError")
         p.close()
     """)
     assert r.returncode == 0, r.stderr
+    assert "setter IndexError" in r.stdout
     for name in ("write", "tobytes", "data", "buffer"):
         assert f"{name} IndexError" in r.stdout
 
@@ -164,16 +171,32 @@ def test_loop_txsync_refuses_and_counts_bad_slots():
     with netmap_py.open("loop:a") as p:
         tx, rx = p.tx_rings[0], p.rx_rings[0]
         good = tx.slot(1).buf_idx
-        tx.slot(0).buf_idx = 10**9          # outside the region
+        with pytest.raises(IndexError):
+            tx.slot(0).buf_idx = 10**9      # Python cannot; C code could, and then:
+        keep = tx.slot(0).buf_idx, tx.slot(2).buf_idx
+        _core._set_buf_idx_unchecked(tx.slot(0), 10**9)   # outside the region
         tx.slot(1).write(b"y" * 60)
-        tx.slot(2).buf_idx = 1               # netmap's reserved buffer
+        _core._set_buf_idx_unchecked(tx.slot(2), 1)       # netmap's reserved buffer
         tx.advance(3)
         p.txsync()
         p.rxsync()
         assert p.tx_invalid == 2
         assert rx.space() == 1 and rx.slot(rx.head).tobytes() == b"y" * 60
         assert rx.slot(rx.head).buf_idx == good
-        tx.slot(0).buf_idx, tx.slot(2).buf_idx = 3000, 3001   # give real buffers back
+        tx.slot(0).buf_idx, tx.slot(2).buf_idx = keep     # their own buffers back
+
+
+def test_a_loop_refuses_slots_that_name_no_buffer():
+    from pktgen_nm import _engine
+    from pktgen_nm import packet as P
+    with netmap_py.open("loop:a") as p:
+        s = p.tx_rings[0].slot(5)
+        keep = s.buf_idx
+        _core._set_buf_idx_unchecked(s, 10**9)
+        w = _engine.Worker(p, "tx", frame=P.build_frame(60), limit=10)
+        with pytest.raises(ValueError, match="names no buffer"):
+            w.run()
+        s.buf_idx = keep
 
 
 def test_len_and_buffer_size_limits():
