@@ -559,6 +559,11 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
         iv = interval(t)
         if space_sum < iv.min_space:
             iv.min_space = space_sum
+    # hand the last released slots back: a netmap pipe's sender gets its TX slots
+    # back only when this end's rxsync says they are consumed (C pkt-gen waits for them)
+    rc = p.rxsync(p)
+    if rc < 0 and rc != -EINTR and not t.error:
+        t.error = -rc
     t.end_ns = now_ns()
 
 
@@ -740,7 +745,9 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
             if rc < 0 and rc != -EINTR:
                 t.error = -rc
                 break
-    rc = p.txsync(p)                    # hand back what is left: a failure is an error too
+    rc = p.txsync(p)                    # push the last replies, release the last requests:
+    if rc == 0 or rc == -EINTR:         # a failure of either is an error too
+        rc = p.rxsync(p)
     if rc < 0 and rc != -EINTR and not t.error:
         t.error = -rc
     t.end_ns = now_ns()
