@@ -377,7 +377,11 @@ def wait_carrier(info: checks.InterfaceInfo | None, secs: float) -> None:
 
 def open_ports(pl: Plan) -> list:
     spec = pl.spec
-    if pl.func in SENDERS:
+    if spec.is_monitor or spec.mode in (C.NR_REG_SW, C.NR_REG_NIC_SW, C.NR_REG_ONE_SW):
+        # no direction flag: a monitor refuses one, and with host rings it would stop
+        # netmap from taking what the host stack sends
+        pass
+    elif pl.func in SENDERS:
         spec = dataclasses.replace(spec, flags=spec.flags | C.NR_TX_RINGS_ONLY)
     elif pl.func in RECEIVERS:
         spec = dataclasses.replace(spec, flags=spec.flags | C.NR_RX_RINGS_ONLY)
