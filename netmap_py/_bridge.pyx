@@ -22,6 +22,8 @@ from netmap_py.netmap cimport (
 
 from netmap_py._core import same_region
 
+from libc.errno cimport errno
+
 from netmap_py.linux cimport EINTR, POLLIN, poll, pollfd
 
 
@@ -101,6 +103,18 @@ cdef int sync_both(br_ctx *c) noexcept nogil:
     return 0
 
 
+cdef int wait_both(br_ctx *c, pollfd *pfd, int timeout_ms) noexcept nogil:
+    """Sleep until either port may have something (or the timeout); a failed poll()
+    other than a signal ends the bridge with its errno (-1)."""
+    cdef int k
+    for k in range(2):
+        pfd[k].fd, pfd[k].events, pfd[k].revents = c.p[k].fd, POLLIN, 0
+    if poll(pfd, 2, timeout_ms) < 0 and errno != EINTR:
+        c.error = errno
+        return -1
+    return 0
+
+
 cdef void bridge_loop(br_ctx *c, int timeout_ms) noexcept nogil:
     cdef pollfd pfd[2]
     cdef int k, moved, rc
@@ -114,10 +128,8 @@ cdef void bridge_loop(br_ctx *c, int timeout_ms) noexcept nogil:
             c.error = -rc
             return
         moved = pass_once(c, 0) + pass_once(c, 1)
-        if moved == 0:
-            for k in range(2):
-                pfd[k].fd, pfd[k].events, pfd[k].revents = c.p[k].fd, POLLIN, 0
-            poll(pfd, 2, timeout_ms)
+        if moved == 0 and wait_both(c, pfd, timeout_ms) < 0:
+            return
 
 
 cdef class Bridge:
@@ -222,9 +234,9 @@ cdef class Bridge:
                         % (dst.last_tx_ring - dst.first_tx_ring + 1)), n, &kv[0])
             if moved == 0:
                 with nogil:
-                    for k in range(2):
-                        pfd[k].fd, pfd[k].events, pfd[k].revents = self.c.p[k].fd, POLLIN, 0
-                    poll(pfd, 2, timeout_ms)
+                    rc = wait_both(&self.c, pfd, timeout_ms)
+                if rc < 0:
+                    return
 
     def stop(self):
         self.c.cancel = 1

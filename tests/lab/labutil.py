@@ -40,21 +40,12 @@ def ready(proc, word="READY", timeout=20.0):
     """Wait until a background process prints ``word`` on stderr: ring_io's READY, or
     pktgen-nm's and nm-bridge's "Ready..." (their ports are open and bound by then, so
     traffic sent after it is received).  What it read stays in ``proc.early_err``."""
-    import select
-    import time
-    deadline = time.monotonic() + timeout
-    buf = ""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stderr], [], [], 0.2)
-        if r:
-            line = proc.stderr.readline()
-            buf += line
-            if word in line:
-                proc.early_err = buf
-                return proc
-            if not line and proc.poll() is not None:
-                break
-    raise AssertionError(f"did not get ready (no {word!r}): {buf}")
+    from tests.procwait import wait_for_line
+    seen = wait_for_line(proc, word, timeout)
+    if seen is None:
+        raise AssertionError(f"did not get ready (no {word!r}): {proc.early_err}")
+    proc.early_err = seen
+    return proc
 
 
 PKTGEN_READY = "Ready..."

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import re
-import select
 import shutil
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -32,22 +30,15 @@ def run(cmd, timeout=120) -> subprocess.CompletedProcess:
 def start(cmd, ready: str) -> subprocess.Popen:
     """Start a receiver and wait for its ready line on stderr (pktgen-nm: "Ready...",
     C pkt-gen: "reading from"); what it printed so far stays in p.early_err."""
+    from tests.procwait import wait_for_line
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=ENV)
-    deadline = time.monotonic() + 60
-    seen = ""
-    while time.monotonic() < deadline:
-        r, _, _ = select.select([p.stderr], [], [], 0.2)
-        if r:
-            line = p.stderr.readline()
-            seen += line
-            if ready in line:
-                p.early_err = seen
-                return p
-            if not line:
-                break
+    seen = wait_for_line(p, ready, timeout=60)
+    if seen is not None:
+        p.early_err = seen
+        return p
     p.kill()
     p.communicate()
-    raise AssertionError(f"receiver not ready ({ready!r}): {seen}")
+    raise AssertionError(f"receiver not ready ({ready!r}): {p.early_err}")
 
 
 def finish(p, timeout=120) -> tuple[str, str]:
