@@ -549,7 +549,8 @@ def run(opts) -> int:
     pl = plan(opts)
     from . import _engine
     info = check_interface(pl, opts)    # a wrong name first: it is wrong for root too
-    if os.geteuid() != 0 and pl.spec.backend != "loop":
+    # netmap: opening /dev/netmap says what is wrong itself (no module, no permission)
+    if os.geteuid() != 0 and pl.spec.backend not in ("loop", "netmap"):
         raise UsageError("no permission: opening packet ports needs root (CAP_NET_RAW, "
                          "CAP_NET_ADMIN); run with sudo")
     normalize = not opts.N
