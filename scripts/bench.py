@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
 
-    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,ping,bridge,kernel]
+    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,ping,bridge,kernel,netmap]
+
+netmap (not in the default set): pktgen-nm against C pkt-gen on the real module, in
+the netmap-vm guest where /dev/netmap is missing (scripts/bench_netmap.py).
 
 TX: pktgen-nm (one thread, pinned to CPU 0, 60-byte frames) on each backend, next
 to trafgen (netsniff-ng; PACKET_MMAP TX ring, qdisc bypass) in the same run,
@@ -226,7 +229,13 @@ def main() -> int:
     ap.add_argument("--secs", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
     ap.add_argument("--only", default="loop,tx,rx,ping,bridge,kernel")
+    ap.add_argument("--packets", type=int, default=5_000_000, help="netmap: per transfer")
     a = ap.parse_args()
+    if a.only == "netmap":
+        import bench_netmap
+        print(f"# command: scripts/bench.py --only netmap --rounds {a.rounds} "
+              f"--packets {a.packets}\n", flush=True)
+        return bench_netmap.main(a.rounds, a.packets)
     if os.geteuid() != 0:
         print("bench: needs root (network namespaces)", file=sys.stderr)
         return 2
