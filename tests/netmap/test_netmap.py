@@ -5,7 +5,6 @@ reason); written for a machine with netmap loaded, where it will be run."""
 import os
 import subprocess
 import sys
-import time
 
 import pytest
 
@@ -108,14 +107,14 @@ def test_close_with_live_view():
 
 def test_pktgen_indirect_buffers_into_a_vale_port():
     """-I: slots point at pktgen-nm's template (NS_INDIRECT); VALE copies from there."""
+    from nmutil import finish, start
     cmd = [sys.executable, "-m", "pktgen_nm"]
-    rx = subprocess.Popen(cmd + ["-i", f"vale{TAG}i:b", "-f", "rx", "-n", "1000", "-w", "0",
-                                 "--duration", "20"], stdout=subprocess.PIPE,
-                          stderr=subprocess.PIPE, text=True)
-    time.sleep(1.0)
+    # VALE drops what is sent before the receiver is attached: wait for its Ready line
+    rx = start(cmd + ["-i", f"vale{TAG}i:b", "-f", "rx", "-n", "1000", "-w", "0",
+                      "--duration", "60"], "Ready...")
     tx = subprocess.run(cmd + ["-i", f"vale{TAG}i:a", "-f", "tx", "-I", "-n", "1000", "-w", "0",
                                "-R", "100000"], capture_output=True, text=True, timeout=60)
-    out, err = rx.communicate(timeout=60)
+    out, err = finish(rx)
     assert tx.returncode == 0, tx.stderr
     assert "SPECIAL OPTIONS: indirect" in tx.stdout and "Sent 1000 packets" in tx.stdout
     assert "Received 1000 packets 60000 bytes" in out, out + err
