@@ -103,6 +103,7 @@ cdef class Port:
     # it first and unpins after: close() refuses while it is pinned
     cdef int pin(self, str who) except -1
     cdef void unpin(self, str who) noexcept
+    cdef int _sync(self, nmpy_sync_fn fn, str who) except -1
 
 
 cdef class Ring:

@@ -483,29 +483,26 @@ cdef class Port:
         self._check_open()
         return self.c.fd
 
-    def txsync(self):
-        """Push TX slots up to head, reclaim completed ones (NIOCTXSYNC)."""
+    cdef int _sync(self, nmpy_sync_fn fn, str who) except -1:
+        """One sync without the GIL, the port pinned meanwhile."""
         cdef int rc
-        self.pin("txsync()")
+        self.pin(who)
         try:
             with nogil:
-                rc = self.c.txsync(&self.c)
+                rc = fn(&self.c)
         finally:
-            self.unpin("txsync()")
+            self.unpin(who)
         if rc < 0:
-            _raise(-rc, "txsync failed", self.spec)
+            _raise(-rc, f"{who} failed", self.spec)
+        return 0
+
+    def txsync(self):
+        """Push TX slots up to head, reclaim completed ones (NIOCTXSYNC)."""
+        self._sync(self.c.txsync, "txsync()")
 
     def rxsync(self):
         """Release RX slots before head, expose what arrived (NIOCRXSYNC)."""
-        cdef int rc
-        self.pin("rxsync()")
-        try:
-            with nogil:
-                rc = self.c.rxsync(&self.c)
-        finally:
-            self.unpin("rxsync()")
-        if rc < 0:
-            _raise(-rc, "rxsync failed", self.spec)
+        self._sync(self.c.rxsync, "rxsync()")
 
     def poll(self, int events=POLLIN, int timeout_ms=-1):
         """Sync and wait, as poll() on a netmap fd: returns the revents mask

@@ -36,23 +36,33 @@ def _strip_lab_flags(argv: list[str]) -> list[str]:
 READY = "Ready..."
 
 
-def _wait_ready(proc, timeout: float = 20.0) -> str:
-    """Read the receiver's output until its "Ready..." line (its ports are open and
-    bound); returns what it read.  A receiver that exits first is a LabError."""
+def wait_for_line(stream, word: str, timeout: float = 20.0) -> str | None:
+    """Read lines from ``stream`` until one holds ``word``: what was read up to and
+    including it, or None when the stream ended or the time ran out (what was read
+    is then in the exception's ``seen``)."""
     import select
     deadline = time.monotonic() + timeout
     seen = ""
     while time.monotonic() < deadline:
-        r, _, _ = select.select([proc.stdout], [], [], 0.2)
-        if not r:
+        if not select.select([stream], [], [], 0.2)[0]:
             continue
-        line = proc.stdout.readline()
+        line = stream.readline()
         seen += line
-        if READY in line:
+        if word in line:
             return seen
         if not line:
             break
-    raise LabError(f"the receiver did not start: {seen.strip() or 'no output'}")
+    wait_for_line.seen = seen
+    return None
+
+
+def _wait_ready(proc, timeout: float = 20.0) -> str:
+    """The receiver's output up to its "Ready..." line (its ports are open and bound).
+    A receiver that exits first is a LabError."""
+    seen = wait_for_line(proc.stdout, READY, timeout)
+    if seen is None:
+        raise LabError(f"the receiver did not start: {wait_for_line.seen.strip() or 'no output'}")
+    return seen
 
 
 def lab_main(opts, argv: list[str]) -> int:
