@@ -131,23 +131,56 @@ def _driver_from_kind(name: str) -> str | None:
     return "loopback" if name == "lo" else None
 
 
-def _ethtool_driver(name: str) -> str | None:
-    """ETHTOOL_GDRVINFO through SIOCETHTOOL: the driver name, as 'ethtool -i' shows."""
+def _ethtool(name: str, cmd: int, size: int) -> bytes | None:
+    """One SIOCETHTOOL request: the size-byte answer to ethtool command cmd (its first
+    four bytes are cmd), or None where the interface or the command is refused."""
+    import ctypes
     import fcntl
     import socket
     import struct
-    SIOCETHTOOL, ETHTOOL_GDRVINFO = 0x8946, 0x3
-    info = bytearray(struct.pack("I", ETHTOOL_GDRVINFO) + bytes(196))
-    buf = (name.encode()[:15] + bytes(16))[:16]
+    SIOCETHTOOL = 0x8946
+    cbuf = ctypes.create_string_buffer(struct.pack("I", cmd) + bytes(size - 4), size)
+    ifr = (name.encode()[:15] + bytes(16))[:16] + struct.pack("P", ctypes.addressof(cbuf))
     try:
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
-            import ctypes
-            cbuf = ctypes.create_string_buffer(bytes(info), len(info))
-            ifr = buf + struct.pack("P", ctypes.addressof(cbuf)) + bytes(16)
-            fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr)
-            return cbuf.raw[4:36].split(b"\0", 1)[0].decode() or None
+            fcntl.ioctl(s.fileno(), SIOCETHTOOL, ifr + bytes(16))
     except OSError:
         return None
+    return cbuf.raw
+
+
+def _ethtool_driver(name: str) -> str | None:
+    """ETHTOOL_GDRVINFO: the driver name, as 'ethtool -i' shows."""
+    raw = _ethtool(name, 0x3, 200)
+    return (raw[4:36].split(b"\0", 1)[0].decode() or None) if raw else None
+
+
+def tx_checksum_offload(name: str) -> Fact | None:
+    """ETHTOOL_GTXCSUM: whether the stack leaves transmit checksums to the interface.
+    netmap drops such frames on their way to the host RX ring, so a bridge or a
+    receiver on IF^ never sees what the stack sends (None: the kernel did not say)."""
+    import struct
+    raw = _ethtool(name, 0x16, 8)
+    if raw is None:
+        return None
+    on = bool(struct.unpack_from("I", raw, 4)[0])
+    if on:
+        return Fact("tx_checksum_offload", False, on,
+                    f"{name}: transmit checksum offload is on, and netmap drops what the "
+                    "host stack sends with its checksum left undone: turn it off with "
+                    f"'ethtool -K {name} tx off'")
+    return Fact("tx_checksum_offload", True, on, f"{name}: transmit checksum offload is off")
+
+
+def host_ring_offload(spec) -> Fact | None:
+    """For a netmap port on host rings (IF^, IF*) of an interface with transmit
+    checksum offload on, the fact that says why the stack's frames never arrive and
+    how to fix it; None otherwise."""
+    from .constants import NR_REG_NIC_SW, NR_REG_SW
+    if spec.backend != "netmap" or not spec.ifname or spec.mode not in (NR_REG_SW, NR_REG_NIC_SW):
+        return None
+    fact = tx_checksum_offload(spec.ifname)
+    return fact if fact is not None and not fact.ok else None
 
 
 def wire_counters(name: str) -> dict[str, int]:

@@ -93,11 +93,19 @@ def run(argv) -> int:
         log(f"bridge {a.spec} <-> {b.spec}: {a.backend}/{b.backend}, {how}, {mode}")
         log(f"{a.spec}: {a.backend_reason}")
         log(f"{b.spec}: {b.backend_reason}")
+        _warn_host_offload(specs)
         log("Ready...")                 # both ports are open and bound
         return _loop(o, a, b, br)
     finally:
         a.close()
         b.close()
+
+
+def _warn_host_offload(specs) -> None:
+    for s in specs:
+        fact = netmap_py.checks.host_ring_offload(s)
+        if fact is not None:
+            log(f"warning: {fact.sentence}")
 
 
 def _loop(o, a, b, br) -> int:

@@ -351,6 +351,17 @@ def check_interface(pl: Plan, opts) -> checks.InterfaceInfo | None:
     return info
 
 
+def _queues(port, tx: bool, threads: int) -> int:
+    """The rings the run covers, as pkt-gen counts them (first to last bound ring):
+    host rings only where the name asked for them, one ring for NAME-N."""
+    nic = port.num_tx_rings if tx else port.num_rx_rings
+    host = port.num_host_tx_rings if tx else port.num_host_rx_rings
+    mode = port.spec.mode
+    if mode in (C.NR_REG_ONE_NIC, C.NR_REG_ONE_SW):
+        return threads
+    return {C.NR_REG_SW: host, C.NR_REG_NIC_SW: nic + host}.get(mode, nic)
+
+
 def wait_carrier(info: checks.InterfaceInfo | None, secs: float) -> None:
     if info is None or secs <= 0:
         return
@@ -672,13 +683,13 @@ def _run_ports(opts, pl, ports, info, module, normalize, json_out, say, engine,
         if port0.backend == "netmap" and info is not None:
             backend_line += "; " + checks.native_netmap(info, module).sentence
         log(backend_line)
-        if pl.func in SENDERS:
-            verb, q = "Sending on", port0.num_tx_rings + port0.num_host_tx_rings
-        elif pl.func in RECEIVERS:
-            verb, q = "Receiving from", port0.num_rx_rings + port0.num_host_rx_rings
-        else:
-            verb, q = "Working on", port0.num_tx_rings + port0.num_host_tx_rings
+        verb = ("Sending on" if pl.func in SENDERS else
+                "Receiving from" if pl.func in RECEIVERS else "Working on")
+        q = _queues(port0, pl.func not in RECEIVERS, T)
         say(f"{verb} {opts.i}: {q} queues, {T} threads and {pl.cpus} cpus.")
+        fact = checks.host_ring_offload(port0.spec) if pl.func in RECEIVERS else None
+        if fact is not None:
+            log(f"warning: {fact.sentence}")
     if pl.func in SENDERS + ("ping",):
         frame = frame or _frame(pl, info)
         src_mac = frame.data[frame.vhdr + 6:frame.vhdr + 12]

@@ -194,3 +194,70 @@ def test_a_busy_exclusive_port_is_one_line():
         r = run(OURS + ["-i", f"vale{TAG}x:a", "-f", "rx", "-w", "0"], timeout=60)
     assert r.returncode == 2, r.stdout + r.stderr
     assert r.stderr.count("\n") == 1 and "already registered" in r.stderr, r.stderr
+
+
+def test_nm_bridge_between_a_port_and_its_host_rings(veth):
+    """netmap:B and netmap:B^ bridged: UDP frames pktgen-nm sends from netmap:A cross
+    the bridge into B's host stack and reach a socket bound to B's address; datagrams
+    that socket sends go down to the host RX ring, across the bridge and out of B, to
+    a pktgen-nm receiver on netmap:A."""
+    import json
+    import socket
+    a, b = veth
+    mac = {d: Path(f"/sys/class/net/{d}/address").read_text().strip() for d in (a, b)}
+    subprocess.run(["ip", "addr", "add", "10.77.0.2/24", "dev", b], check=True)
+    subprocess.run(["ip", "neigh", "replace", "10.77.0.1", "lladdr", mac[a], "dev", b],
+                   check=True)
+    n = 200
+    br = start(OURS[:2] + ["pktgen_nm.bridge_cli", "-i", f"netmap:{b}", "-i",
+                           f"netmap:{b}^", "-w", "0", "--json"], "Ready...")
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.bind(("10.77.0.2", 9999))
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1 << 20)
+            tx = run(OURS + ["-i", f"netmap:{a}", "-f", "tx", "-n", str(n), "-R", "2000",
+                             "-w", "0", "-s", "10.77.0.1:1234", "-d", "10.77.0.2:9999",
+                             "-S", mac[a], "-D", mac[b]])
+            assert tx.returncode == 0, tx.stderr
+            s.settimeout(2)
+            up = 0
+            try:
+                while up < n:
+                    s.recv(2048)
+                    up += 1
+            except TimeoutError:
+                pass
+            rx = start(OURS + ["-i", f"netmap:{a}", "-f", "rx", "-n", str(n), "-w", "0",
+                               "--duration", "60"], "Ready...")
+            # netmap drops what the stack hands it with the checksum left to the NIC
+            # (CHECKSUM_PARTIAL; users turn tx offload off, ethtool -K IF tx off): send
+            # UDP without a checksum (SO_NO_CHECK), as an offload-free interface would
+            s.setsockopt(socket.SOL_SOCKET, 11, 1)
+            for i in range(n):
+                s.sendto(b"down %d" % i, ("10.77.0.1", 1234))
+            out, err = finish(rx)
+    finally:
+        br.send_signal(2)
+        bout, berr = finish(br)
+    assert up == n, berr
+    assert f"warning: {b}: transmit checksum offload is on" in berr, berr   # a veth's default
+    assert count("Received", out) == n, out + err + berr
+    final = json.loads(bout.strip().splitlines()[-1])
+    assert final["a_to_b"]["pkts"] >= n and final["b_to_a"]["pkts"] >= n, final
+    assert final["zero_copy"], final
+
+
+@pytest.mark.parametrize("suffix,queues", [("", 1), ("*", 2), ("^", 1)])
+def test_the_banner_counts_the_bound_rings(veth, suffix, queues):
+    """As pkt-gen: 'N queues' is the rings bound (a veth has one ring pair and one
+    host ring pair), not every ring the port has."""
+    a, _ = veth
+    r = run(OURS + ["-i", f"netmap:{a}{suffix}", "-f", "tx", "-n", "10", "-w", "0"])
+    assert r.returncode == 0, r.stderr
+    assert f"Sending on netmap:{a}{suffix}: {queues} queues," in r.stdout, r.stdout
+
+
+def test_a_pipe_banner_says_one_queue():
+    r = run(OURS + ["-i", f"netmap:{TAG}q}}1", "-f", "tx", "-n", "10", "-w", "0"])
+    assert r.returncode == 0, r.stderr
+    assert f"netmap:{TAG}q}}1: 1 queues," in r.stdout, r.stdout

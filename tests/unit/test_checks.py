@@ -43,3 +43,16 @@ def test_native_or_emulated_sentences():
     assert "much slower" in checks.native_netmap(info, default).sentence
     info.driver = "ixgbe"
     assert checks.native_netmap(info, default).ok
+
+
+def test_transmit_checksum_offload():
+    """lo leaves checksums undone (the offload is on); a missing interface: no answer."""
+    from netmap_py.portspec import PortSpec
+    fact = checks.tx_checksum_offload("lo")
+    assert fact is not None and not fact.ok and fact.value is True
+    assert "ethtool -K lo tx off" in fact.sentence
+    assert checks.tx_checksum_offload("nosuch0") is None
+    assert checks.host_ring_offload(PortSpec.parse("netmap:lo^")) == fact
+    assert checks.host_ring_offload(PortSpec.parse("netmap:lo*")) == fact
+    assert checks.host_ring_offload(PortSpec.parse("netmap:lo")) is None   # NIC rings only
+    assert checks.host_ring_offload(PortSpec.parse("vale0:a")) is None
