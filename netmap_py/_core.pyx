@@ -276,6 +276,7 @@ include "_loop.pxi"
 include "_packet.pxi"
 include "_netmap.pxi"
 include "_xdp.pxi"
+include "_batch.pxi"
 
 
 # -- buffer views -------------------------------------------------------------
@@ -523,6 +524,26 @@ cdef class Port:
             _raise(-rc, "poll failed", self.spec)
         return rc
 
+    def send(self, frames, *, bint sync=True):
+        """Copy frames (a sequence of bytes-like objects) into the bound TX rings, from
+        each ring's head, and txsync once; returns how many were queued (fewer than
+        given when the rings are full).  A frame that is empty or over a buffer
+        raises ValueError and queues nothing.  sync=False leaves the sync to you."""
+        return _send(self, frames, sync)
+
+    def recv(self, int max=512, int timeout_ms=0):
+        """Up to max received frames as zero-copy memoryviews, valid until the next
+        recv() (which gives their slots back to the kernel); [] when nothing came
+        within timeout_ms (0: do not wait, -1: wait for ever).  The views count like
+        every other: close() refuses while one is alive.  Do not move the RX rings'
+        head yourself between recv() calls."""
+        return _recv(self, max, timeout_ms)
+
+    def buffer_array(self):
+        """The buffer pool as a NumPy uint8 array of shape (buffers, buffer size),
+        zero-copy: row buf_idx is that buffer (NumPy needed)."""
+        return _buffer_array(self)
+
     def __repr__(self):
         state = "closed" if not self._open else (
             f"tx {list(self.tx_ring_range)} rx {list(self.rx_ring_range)}")
@@ -652,6 +673,12 @@ cdef class Ring:
             raise ValueError(f"cannot advance {n} slots: only {nm_ring_space(r)} are owned")
         r.head = (r.head + n) % r.num_slots
         r.cur = r.head
+
+    def slot_array(self):
+        """The ring's slots as a NumPy structured array (buf_idx, len, flags, ptr) over
+        the ring itself, zero-copy (NumPy needed).  What you write is checked where
+        it is used: syncs refuse slots that name no buffer of the region."""
+        return _slot_array(self)
 
     def slot(self, uint32_t i):
         cdef netmap_ring *r = self._get()

@@ -4,6 +4,7 @@
     ring_io.py recv PORT N SEED [--ring-mb M] [--slots N] [--hold S] [--timeout S]
     ring_io.py seq PORT DST_MAC SEQ,SEQ,...           txseq-style frames in that order
     ring_io.py hold PORT                              open, send forever (for kill -9)
+    ring_io.py bsend / brecv (as send / recv)          through Port.send() / Port.recv()
     ring_io.py bridge PORT_A PORT_B N                 forward N frames A->B by buffer swaps
 
 Prints one JSON line with what it did; 'READY' on stderr once the port is open.
@@ -108,6 +109,56 @@ def recv(port_name, n, seed, ring_mb=256, hold=0.0, timeout=60.0, slots=None):
                           "truncated": port.rx_truncated}))
 
 
+def bsend(port_name, n, seed, dst_mac, pace=0.0):
+    """send, a batch per call: Port.send() copies and syncs."""
+    dst = P.parse_mac(dst_mac)
+    with nm.open(port_name) as port:
+        src = P.parse_mac(open(f"/sys/class/net/{port.spec.name}/address").read().strip())
+        sys.stderr.write("READY\n")
+        sys.stderr.flush()
+        todo = list(frames(n, seed, dst, src))
+        sent, t0 = 0, time.monotonic()
+        while sent < n:
+            k = port.send(todo[sent:sent + 256])
+            sent += k
+            if k == 0:
+                port.poll(nm.POLLOUT, 1000)
+            if pace:
+                ahead = sent / pace - (time.monotonic() - t0)
+                if ahead > 0:
+                    time.sleep(ahead)
+        deadline = time.monotonic() + 5
+        while port.tx_rings[0].tx_pending() and time.monotonic() < deadline:
+            port.txsync()
+            time.sleep(0.001)
+        print(json.dumps({"sent": sent, "copied": port.copied_packets,
+                          "tx_dropped": port.tx_dropped}))
+
+
+def brecv(port_name, n, seed, timeout=60.0, slots=None):
+    """recv, a batch per call: Port.recv() returns views until the next call."""
+    expected = list(bodies(n, seed))
+    with nm.open(port_name, slots=slots) as port:
+        sys.stderr.write("READY\n")
+        sys.stderr.flush()
+        got = mismatch = other = 0
+        last = time.monotonic()
+        deadline = last + timeout
+        while got < n and time.monotonic() < deadline and time.monotonic() - last < 3:
+            for v in port.recv(512, 200):
+                if v[12:14] != ETHERTYPE:
+                    other += 1
+                    continue
+                seq = int.from_bytes(v[14:18], "big")
+                mismatch += seq >= n or v[14:] != expected[seq]
+                got += 1
+                last = time.monotonic()
+            v = None                    # no view outlives its batch
+        port.recv(1)                    # gives the last batch back
+        print(json.dumps({"received": got, "mismatch": mismatch, "other": other,
+                          "views_alive": _core.debug_counters()["views_alive"]}))
+
+
 def seq(port_name, dst_mac, order):
     dst = P.parse_mac(dst_mac)
     with nm.open(port_name) as port:
@@ -188,6 +239,11 @@ def main(argv):
         recv(rest[0], int(rest[1]), int(rest[2]), ring_mb=int(opts.get("ring_mb", 256)),
              hold=opts.get("hold", 0.0), timeout=opts.get("timeout", 60.0),
              slots=int(opts["slots"]) if "slots" in opts else None)
+    elif cmd == "bsend":
+        bsend(rest[0], int(rest[1]), int(rest[2]), rest[3], pace=opts.get("pace", 0.0))
+    elif cmd == "brecv":
+        brecv(rest[0], int(rest[1]), int(rest[2]), timeout=opts.get("timeout", 60.0),
+              slots=int(opts["slots"]) if "slots" in opts else None)
     elif cmd == "seq":
         seq(rest[0], rest[1], [int(x) for x in rest[2].split(",")])
     elif cmd == "bridge":

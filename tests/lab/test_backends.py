@@ -125,3 +125,23 @@ def test_buffer_swap_between_two_ports_of_one_region(lab3, backend):
         assert fwd["copied_by_us"] == 0, "AF_XDP: the UMEM is shared, no byte copied by us"
     else:
         assert fwd["copied_by_us"] == 2 * n, "AF_PACKET: one copy in, one copy out"
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_batch_send_and_recv(lab, backend):
+    """Port.send() and Port.recv() on each backend: every frame arrives byte-identical,
+    and no view is left alive after the last batch is given back."""
+    import json
+    n = 20_000
+    mac_b = lab.mac("B", lab.dev_b)
+    rx = helper_bg(lab, "B", ["brecv", f"{backend}:{lab.dev_b}/R", str(n), "11",
+                              "--slots", "16384"])
+    ready(rx)
+    sent = helper(lab, "A", ["bsend", f"{backend}:{lab.dev_a}/T", str(n), "11", mac_b,
+                             "--pace", "100000"])
+    out, err = rx.communicate(timeout=120)
+    assert rx.returncode == 0, err
+    got = json.loads(out.strip().splitlines()[-1])
+    assert sent["sent"] == n and sent["tx_dropped"] == 0, sent
+    assert got["received"] == n and got["mismatch"] == 0, got
+    assert got["views_alive"] == 0, got
