@@ -409,6 +409,7 @@ cdef class _XdpProgram:
     closing the last reference (or the process dying) detaches it."""
     cdef public int map_fd, prog_fd, link_fd, refs, ifindex
     cdef public str mode
+    cdef public object key              # (network namespace, ifindex)
 
     def __cinit__(self):
         self.map_fd = self.prog_fd = self.link_fd = -1
@@ -416,7 +417,7 @@ cdef class _XdpProgram:
     cdef void drop(self):
         self.refs -= 1
         if self.refs <= 0:
-            _xdp_programs.pop(self.ifindex, None)
+            _xdp_programs.pop(self.key, None)
             for fd in (self.link_fd, self.prog_fd, self.map_fd):
                 if fd >= 0:
                     close(fd)
@@ -431,13 +432,26 @@ cdef class _XdpProgram:
 cdef dict _xdp_programs = {}
 
 
+cdef object _netns_key(int ifindex):
+    """Interface indexes repeat across network namespaces (a thread may have entered
+    another with setns): the namespace's inode tells them apart."""
+    import os
+    try:
+        ns = os.stat("/proc/thread-self/ns/net").st_ino
+    except OSError:
+        ns = 0
+    return (ns, ifindex)
+
+
 cdef _XdpProgram _xdp_attach(object spec, int ifindex, int queues):
-    cdef _XdpProgram prog = _xdp_programs.get(ifindex)
+    key = _netns_key(ifindex)
+    cdef _XdpProgram prog = _xdp_programs.get(key)
     if prog is not None:
         prog.refs += 1
         return prog
     prog = _XdpProgram.__new__(_XdpProgram)
     prog.ifindex = ifindex
+    prog.key = key
     cdef int rc = nmpy_xskmap_create(queues if queues > 64 else 64)
     if rc < 0:
         _raise(-rc, _xdp_hint(-rc, "create the XSKMAP"), spec)
@@ -463,7 +477,7 @@ cdef _XdpProgram _xdp_attach(object spec, int ifindex, int queues):
         _raise(-rc, _xdp_hint(-rc, "attach the XDP program"), spec)
     prog.link_fd = rc
     prog.refs = 1
-    _xdp_programs[ifindex] = prog
+    _xdp_programs[key] = prog
     return prog
 
 

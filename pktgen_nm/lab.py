@@ -57,6 +57,45 @@ def cleanup_stale(prefix: str = PREFIX) -> list[str]:
     return removed
 
 
+class in_netns:
+    """with in_netns("name"): the calling thread in network namespace /run/netns/name
+    for the block (setns(2)), back in its own after, also on an exception."""
+
+    CLONE_NEWNET = 0x40000000
+
+    def __init__(self, name: str):
+        self.name = name
+
+    def _setns(self, fd: int) -> None:
+        import ctypes
+        libc = ctypes.CDLL(None, use_errno=True)
+        if libc.setns(fd, self.CLONE_NEWNET) != 0:
+            e = ctypes.get_errno()
+            raise OSError(e, f"setns into {self.name}: {os.strerror(e)}")
+
+    def __enter__(self) -> in_netns:
+        self._own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        try:
+            target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
+        except OSError:
+            os.close(self._own)
+            raise
+        try:
+            self._setns(target)
+        except BaseException:
+            os.close(self._own)
+            raise
+        finally:
+            os.close(target)
+        return self
+
+    def __exit__(self, *exc) -> None:
+        try:
+            self._setns(self._own)
+        finally:
+            os.close(self._own)
+
+
 @dataclass
 class VethLab:
     """Namespaces A, B (and C with ``three=True``: A - B - C, two veth pairs)."""
@@ -78,6 +117,13 @@ class VethLab:
 
     def ns(self, side: str) -> str:
         return {"A": self.ns_a, "B": self.ns_b, "C": self.ns_c}[side]
+
+    def inside(self, side: str):
+        """A context manager: the calling thread runs in that side's namespace until
+        the block ends (setns(2)), so ports opened there are that side's; they stay
+        usable from any thread afterwards.  Read interface facts with ioctls there,
+        not /sys, which still shows the namespace it was mounted in."""
+        return in_netns(self.ns(side))
 
     def __enter__(self) -> VethLab:
         why = can_run()

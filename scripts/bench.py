@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
 
-    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,ping,bridge,kernel,netmap]
+    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,python,ping,bridge,kernel,netmap]
 
 netmap (not in the default set): pktgen-nm against C pkt-gen on the real module, in
 the netmap-vm guest where /dev/netmap is missing (scripts/bench_netmap.py).
@@ -16,6 +16,8 @@ kernel: the kernel engine (--engine kernel) next to xdp-trafficgen (xdp-tools) a
 ring engine on its fastest backend (xdp:), into an XDP program on the peer that
 drops everything; counted by the peer's interface over a window that excludes
 start-up.
+python: pure-Python loops over Port.send()/recv() and NumPy views, and the
+Python anchors (socket.send, sendmmsg, Scapy), see scripts/bench_python.py.
 ping/pong: round trips per second and percentiles.  loop: the engine's own cost
 (no kernel at all), user CPU nanoseconds per packet.
 Medians are printed with the ratio to the peer; every figure is from this run.
@@ -228,7 +230,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--secs", type=int, default=4)
     ap.add_argument("--rounds", type=int, default=3)
-    ap.add_argument("--only", default="loop,tx,rx,ping,bridge,kernel")
+    ap.add_argument("--only", default="loop,tx,rx,python,ping,bridge,kernel")
     ap.add_argument("--packets", type=int, default=5_000_000, help="netmap: per transfer")
     a = ap.parse_args()
     if a.only == "netmap":
@@ -291,6 +293,9 @@ def main() -> int:
                     print(f"| {name} | {off / 1e3:.0f} | {got / 1e3:.0f} | {got / off:.3f} | "
                           f"{ratio} |")
                 print()
+        if "python" in want:
+            import bench_python
+            print(bench_python.table(lab, a.secs, a.rounds) + "\n")
         if "ping" in want:
             print("| ping/pong | round trips/s | p50 us | p99 us |")
             print("|---|---|---|---|")

@@ -12,6 +12,7 @@ switch and a native veth pair, 60-byte frames, each round interleaved:
   RX: C pkt-gen tx into C pkt-gen rx and into pktgen-nm rx, each receiver's own
       "Speed:" line (first to last packet).
 Prints medians, the spread (min..max) and the median of the per-round ratios.
+Senders run on vCPU 0 and receivers on vCPU 1 (taskset), ours and C's alike.
 """
 from __future__ import annotations
 
@@ -68,10 +69,13 @@ def topologies(tag: str):
 
 def measure(rounds: int, n: int) -> dict:
     pg = shutil.which("pkt-gen")
-    c_rx = [pg, "-f", "rx", "-W", "-w", "0"]
-    c_tx = [pg, "-f", "tx", "-l", "60", "-w", "0", "-n", str(n)]
-    o_rx = OURS + ["-f", "rx", "-W", "-w", "0"]
-    o_tx = OURS + ["-f", "tx", "-l", "60", "-w", "0", "-n", str(n)]
+    # sender on vCPU 0, receiver on vCPU 1, for both programs: the guest's scheduler
+    # otherwise moves them about, which is most of the run-to-run spread
+    tx0, rx1 = ["taskset", "-c", "0"], ["taskset", "-c", "1"]
+    c_rx = rx1 + [pg, "-f", "rx", "-W", "-w", "0"]
+    c_tx = tx0 + [pg, "-f", "tx", "-l", "60", "-w", "0", "-n", str(n)]
+    o_rx = rx1 + OURS + ["-f", "rx", "-W", "-w", "0"]
+    o_tx = tx0 + OURS + ["-f", "tx", "-l", "60", "-w", "0", "-n", str(n)]
     res: dict = {}
     for name, (txp, rxp) in topologies(f"b{os.getpid() % 1000}").items():
         r = res[name] = {"tx_c": [], "tx_ours": [], "rx_c": [], "rx_ours": []}

@@ -1,0 +1,331 @@
+"""The run API: traffic as an object, runs that start without blocking, live intervals,
+results as dataclasses.
+
+    from pktgen_nm import Traffic, send, receive
+
+    t = Traffic(length=60, dst="10.1.0.1-10.1.0.200:9", dst_mac="02:00:00:00:00:02")
+    with receive("xdp:veth1", duration=3) as rx, send("xdp:veth0", t, rate=100_000,
+                                                        count=100_000) as tx:
+        for iv in tx.intervals():
+            print(iv.pps)
+    print(tx.result.pkts, rx.result.pkts)
+
+Each run opens its port(s), one engine thread per port (the Cython loops of
+pktgen_nm._engine, without the GIL) and closes everything when it ends, whatever
+happens.  Bad arguments raise ValueError (or TypeError), ports OSError with errno.
+"""
+from __future__ import annotations
+
+import dataclasses
+import threading
+import time
+from dataclasses import dataclass, field
+
+import netmap_py
+
+from . import _engine
+from .traffic import Traffic
+
+SCHEMA = 1                      # the version of the to_dict() / --json layout
+__all__ = ["Interval", "Result", "Run", "SCHEMA", "Traffic", "ping", "pong", "receive",
+           "send"]
+
+
+@dataclass(frozen=True)
+class Interval:
+    """What one report interval saw, summed over the run's threads."""
+
+    seconds: float              # the interval's length
+    pkts: int
+    bytes: int
+    pps: float
+    bps: float                  # bits per second, frames without CRC
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "type": "interval", **dataclasses.asdict(self)}
+
+
+@dataclass(frozen=True)
+class Result:
+    """A finished run.  seq: rxseq's verdict; rtt: ping's round trips (ns)."""
+
+    func: str
+    port: str
+    backend: str
+    pkts: int
+    bytes: int
+    events: int
+    seconds: float
+    pps: float
+    bps: float
+    seq: dict | None = None
+    rtt: dict | None = None
+    error: str | None = None
+
+    @property
+    def lost(self) -> int | None:
+        return self.seq["lost"] if self.seq else None
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "type": "final", **dataclasses.asdict(self)}
+
+
+def _positive(name: str, v, *, integer: bool = False, allow_zero: bool = True):
+    if v is None:
+        return 0
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or (integer and not isinstance(v, int)):
+        raise TypeError(f"{name} must be a{'n integer' if integer else ' number'}, "
+                        f"not {type(v).__name__}")
+    if v != v or v in (float("inf"), float("-inf")) or v < 0 or (v == 0 and not allow_zero):
+        raise ValueError(f"{name}={v!r}: give a finite number {'>= 0' if allow_zero else '> 0'}")
+    return v
+
+
+@dataclass
+class _Options:
+    func: str
+    port: str
+    traffic: Traffic | None = None
+    count: int = 0
+    duration: float = 0.0
+    rate: float = 0.0
+    threads: int = 1
+    burst: int = 0                      # 0: pkt-gen's default for the function
+    interval: float = 1.0
+    exit_on_idle: bool = False
+    seed: int = 0
+    extra: dict = field(default_factory=dict)
+
+    def check(self) -> None:
+        _positive("count", self.count, integer=True)
+        _positive("duration", self.duration)
+        _positive("rate", self.rate)
+        _positive("interval", self.interval, allow_zero=False)
+        if not isinstance(self.threads, int) or not 1 <= self.threads <= 64:
+            raise ValueError(f"threads={self.threads!r}: give 1 to 64")
+        if not isinstance(self.burst, int) or not 0 <= self.burst <= 8192:
+            raise ValueError(f"burst={self.burst!r}: give 1 to 8192 (0: the default)")
+        if self.burst == 0:
+            self.burst = 1 if self.func in ("ping", "pong") else 512
+        if self.func in ("tx", "txseq", "ping") and not isinstance(self.traffic, Traffic):
+            raise TypeError(f"{self.func} needs a Traffic (pktgen_nm.Traffic(...)), "
+                            f"not {type(self.traffic).__name__}")
+        if self.func in ("ping", "pong", "txseq") and self.threads != 1:
+            raise ValueError(f"{self.func} runs on one thread only")
+
+
+class Run:
+    """One running function on one port.  Start with start() (send()/receive() do),
+    read intervals() while it runs, stop() or let it end, join(); result is set then.
+    As a context manager: started on entry, stopped, joined and closed on exit."""
+
+    def __init__(self, opts: _Options):
+        opts.check()
+        self._o = opts
+        self._ports: list = []
+        self._workers: list = []
+        self._threads: list[threading.Thread] = []
+        self._errors: list[BaseException] = []
+        self._lock = threading.Lock()
+        self.result: Result | None = None
+        self._last = (0, 0, time.monotonic())
+
+    # -- life -----------------------------------------------------------------------
+    def start(self) -> Run:
+        if self._workers:
+            raise RuntimeError("this run was started already")
+        try:
+            self._open()
+            for i, w in enumerate(self._workers):
+                t = threading.Thread(target=self._work, args=(w,), name=f"pktgen-api-{i}",
+                                     daemon=True)
+                self._threads.append(t)
+                t.start()
+        except BaseException:
+            self._close()
+            raise
+        self._last = (0, 0, time.monotonic())
+        return self
+
+    def _open(self) -> None:
+        o = self._o
+        spec = _directed(netmap_py.PortSpec.parse(o.port), o.func)
+        specs = [spec] if o.threads == 1 else [spec.with_ring(i) for i in range(o.threads)]
+        rings = {} if o.threads == 1 else {"rings": o.threads}
+        frames = (o.traffic.frames_for(o.func, o.threads, _mac_of(spec)) if o.traffic
+                  else [(None, None)] * o.threads)
+        for i, s in enumerate(specs):
+            port = netmap_py.open(s, **rings, accept_vnet_hdr=True,
+                                  low_latency=o.func in ("ping", "pong"))
+            self._ports.append(port)
+            n_i = o.count // o.threads + (1 if i < o.count % o.threads else 0)
+            frame, pcap = frames[i]
+            self._workers.append(_engine.Worker(
+                port, o.func, frame=frame, pcap_frames=pcap, burst=o.burst,
+                limit=n_i, duration=o.duration, rate=o.rate / o.threads,
+                exit_on_idle=o.exit_on_idle, seed=(o.seed or time.monotonic_ns()) + 7919 * i,
+                randomize=o.traffic.randomize if o.traffic else (False, False)))
+
+    def _work(self, w) -> None:
+        try:
+            w.run()
+        except BaseException as e:          # handed to the caller at join()
+            with self._lock:
+                self._errors.append(e)
+
+    def alive(self) -> bool:
+        return any(t.is_alive() for t in self._threads)
+
+    def stop(self) -> None:
+        for w in self._workers:
+            w.cancel()
+
+    def join(self, timeout: float | None = None) -> Result:
+        """Wait for the end (stop() first to end it now); the ports are closed then.
+        Raises what a worker raised, once the ports are closed."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        for t in self._threads:
+            t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        if self.alive():
+            raise TimeoutError(f"the {self._o.func} run on {self._o.port} is still running")
+        if self.result is None and self._workers:
+            self.result = self._result()
+            self._close()
+        if self._errors:
+            raise self._errors[0]
+        return self.result
+
+    def _close(self) -> None:
+        for p in self._ports:
+            p.close()
+        self._ports = []
+
+    def __enter__(self) -> Run:
+        return self if self._workers else self.start()
+
+    def __exit__(self, *exc) -> None:
+        if exc[0] is not None:
+            self.stop()
+        elif self._o.count == 0 and self._o.duration == 0:
+            self._linger()
+        try:
+            self.join()
+        finally:
+            if self.alive():        # an exception in join(): never leave threads behind
+                self.stop()
+                for t in self._threads:
+                    t.join()
+            self._close()
+
+    def _linger(self, quiet: float = 0.3, most: float = 5.0) -> None:
+        """An endless run leaving its with-block: a receiver first takes what is still
+        in flight (until quiet seconds pass without a packet, at most `most`)."""
+        if self._o.func in ("rx", "rxseq"):
+            last, seen, end = time.monotonic(), self.totals()[0], time.monotonic() + most
+            while self.alive() and time.monotonic() < end and time.monotonic() - last < quiet:
+                time.sleep(0.02)
+                now = self.totals()[0]
+                if now != seen:
+                    seen, last = now, time.monotonic()
+        self.stop()
+
+    # -- numbers ----------------------------------------------------------------------
+    def totals(self) -> tuple[int, int, int]:
+        pk = by = ev = 0
+        for w in self._workers:
+            a, b, c = w.sample()
+            pk, by, ev = pk + a, by + b, ev + c
+        return pk, by, ev
+
+    def intervals(self):
+        """Yield an Interval every `interval` seconds while the run is alive, and a last
+        one for what the final part of an interval saw."""
+        step = self._o.interval
+        while self._threads:
+            end = time.monotonic() + step
+            while self.alive() and time.monotonic() < end:
+                time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+            yield self._interval()
+            if not self.alive():
+                return
+
+    def _interval(self) -> Interval:
+        pk, by, _ = self.totals()
+        p0, b0, t0 = self._last
+        now = time.monotonic()
+        self._last = (pk, by, now)
+        secs = max(now - t0, 1e-9)
+        return Interval(round(secs, 6), pk - p0, by - b0, (pk - p0) / secs, 8 * (by - b0) / secs)
+
+    def _result(self) -> Result:
+        pk, by, ev = self.totals()
+        starts = [w.start_ns for w in self._workers if w.started]
+        ends = [w.end_ns for w in self._workers if w.started]
+        secs = (max(ends) - min(starts)) / 1e9 if starts and max(ends) > min(starts) else 0.0
+        seq = rtt = None
+        w0 = self._workers[0]
+        if self._o.func == "rxseq":
+            seq = dict(w0.seq_stats())
+        if self._o.func == "ping":
+            from .report import rtt_lines
+            rtt = rtt_lines(w0.rtt(), w0.sample()[0])[1]
+        errs = [w.error for w in self._workers if w.error]
+        import os
+        return Result(self._o.func, self._o.port, self._ports[0].backend, pk, by, ev,
+                      round(secs, 6), pk / secs if secs else 0.0,
+                      8 * by / secs if secs else 0.0, seq, rtt,
+                      os.strerror(errs[0]) if errs else None)
+
+
+def _directed(spec, func: str):
+    """Senders bind TX rings only and receivers RX rings only (an AF_XDP sender then
+    attaches no program); monitors and host rings take no direction flag."""
+    from netmap_py import constants as C
+    if spec.is_monitor or spec.mode in (C.NR_REG_SW, C.NR_REG_NIC_SW, C.NR_REG_ONE_SW):
+        return spec
+    if func in ("tx", "txseq"):
+        return dataclasses.replace(spec, flags=spec.flags | C.NR_TX_RINGS_ONLY)
+    if func in ("rx", "rxseq"):
+        return dataclasses.replace(spec, flags=spec.flags | C.NR_RX_RINGS_ONLY)
+    return spec
+
+
+def _mac_of(spec) -> bytes:
+    """The interface's MAC (pkt-gen's default source address), zeros without one."""
+    if spec.ifname is None or spec.backend == "loop":
+        return bytes(6)
+    from netmap_py import checks
+    mac = checks.interface(spec.ifname).mac
+    return bytes.fromhex(mac.replace(":", "")) if mac else bytes(6)
+
+
+def _run(func: str, port: str, traffic=None, **kw) -> Run:
+    if not isinstance(port, str):
+        raise TypeError(f"port must be a str such as 'xdp:veth0', not {type(port).__name__}")
+    unknown = set(kw) - {f.name for f in dataclasses.fields(_Options)}
+    if unknown:
+        raise TypeError(f"unknown argument(s): {', '.join(sorted(unknown))}")
+    return Run(_Options(func, port, traffic, **kw)).start()
+
+
+def send(port: str, traffic: Traffic, *, seq: bool = False, **kw) -> Run:
+    """Send traffic on port (tx; seq=True: txseq, numbered for a receive(seq=True)).
+    count (packets, 0 = no limit), duration (s, 0 = no limit), rate (pps, 0 = as fast
+    as the port takes), threads, burst, interval (s between intervals()), seed."""
+    return _run("txseq" if seq else "tx", port, traffic, **kw)
+
+
+def receive(port: str, *, seq: bool = False, **kw) -> Run:
+    """Count what arrives on port (rx; seq=True: rxseq, checks txseq numbering).
+    count, duration, exit_on_idle (stop after 1 s without packets), threads, burst."""
+    return _run("rxseq" if seq else "rx", port, None, **kw)
+
+
+def ping(port: str, traffic: Traffic | None = None, **kw) -> Run:
+    """Round trips against a pong(): result.rtt has min/avg/max and percentiles (ns)."""
+    return _run("ping", port, traffic or Traffic(length=64), **kw)
+
+
+def pong(port: str, **kw) -> Run:
+    """Answer ping() on port (swap addresses, send back)."""
+    return _run("pong", port, None, **kw)
