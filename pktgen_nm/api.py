@@ -17,13 +17,12 @@ happens.  Bad arguments raise ValueError (or TypeError), ports OSError with errn
 from __future__ import annotations
 
 import dataclasses
-import threading
 import time
 from dataclasses import dataclass, field
 
 import netmap_py
 
-from . import _engine
+from . import _engine, runner
 from .traffic import Traffic
 
 SCHEMA = 1                      # the version of the to_dict() / --json layout
@@ -123,76 +122,66 @@ class Run:
         opts.check()
         self._o = opts
         self._ports: list = []
-        self._workers: list = []
-        self._threads: list[threading.Thread] = []
-        self._errors: list[BaseException] = []
-        self._lock = threading.Lock()
+        self._core = runner.Run(runner.Job(
+            func=opts.func, count=opts.count, duration=opts.duration, rate=opts.rate,
+            exit_on_idle=opts.exit_on_idle, seed=opts.seed, burst=opts.burst,
+            randomize=opts.traffic.randomize if opts.traffic else (False, False)))
         self.result: Result | None = None
         self._last = (0, 0, time.monotonic())
 
     # -- life -----------------------------------------------------------------------
     def start(self) -> Run:
-        if self._workers:
+        if self._core.workers:
             raise RuntimeError("this run was started already")
         try:
-            self._open()
-            for i, w in enumerate(self._workers):
-                t = threading.Thread(target=self._work, args=(w,), name=f"pktgen-api-{i}",
-                                     daemon=True)
-                self._threads.append(t)
-                t.start()
+            frames = self._open()
+            self._core.start(self._ports, frames, _engine)
         except BaseException:
+            self._core.cancel()
+            self._core.join()
             self._close()
             raise
         self._last = (0, 0, time.monotonic())
         return self
 
-    def _open(self) -> None:
+    def _open(self) -> list:
+        """Open the port (one per thread, a ring each); the template of each thread."""
         o = self._o
         spec = _directed(netmap_py.PortSpec.parse(o.port), o.func)
         specs = [spec] if o.threads == 1 else [spec.with_ring(i) for i in range(o.threads)]
         rings = {} if o.threads == 1 else {"rings": o.threads}
         frames = (o.traffic.frames_for(o.func, o.threads, _mac_of(spec)) if o.traffic
                   else [(None, None)] * o.threads)
-        for i, s in enumerate(specs):
-            port = netmap_py.open(s, **rings, accept_vnet_hdr=True,
-                                  low_latency=o.func in ("ping", "pong"))
-            self._ports.append(port)
-            n_i = o.count // o.threads + (1 if i < o.count % o.threads else 0)
-            frame, pcap = frames[i]
-            self._workers.append(_engine.Worker(
-                port, o.func, frame=frame, pcap_frames=pcap, burst=o.burst,
-                limit=n_i, duration=o.duration, rate=o.rate / o.threads,
-                exit_on_idle=o.exit_on_idle, seed=(o.seed or time.monotonic_ns()) + 7919 * i,
-                randomize=o.traffic.randomize if o.traffic else (False, False)))
+        self._core.job.pcap_frames = frames[0][1]
+        for s in specs:
+            self._ports.append(netmap_py.open(s, **rings, accept_vnet_hdr=True,
+                                              low_latency=o.func in ("ping", "pong")))
+        return [f for f, _ in frames]
 
-    def _work(self, w) -> None:
-        try:
-            w.run()
-        except BaseException as e:          # handed to the caller at join()
-            with self._lock:
-                self._errors.append(e)
+    @property
+    def _workers(self) -> list:
+        return self._core.workers
 
     def alive(self) -> bool:
-        return any(t.is_alive() for t in self._threads)
+        return self._core.alive()
 
     def stop(self) -> None:
-        for w in self._workers:
-            w.cancel()
+        self._core.cancel()
 
     def join(self, timeout: float | None = None) -> Result:
         """Wait for the end (stop() first to end it now); the ports are closed then.
         Raises what a worker raised, once the ports are closed."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        for t in self._threads:
+        for t in self._core.threads:
             t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
         if self.alive():
             raise TimeoutError(f"the {self._o.func} run on {self._o.port} is still running")
         if self.result is None and self._workers:
             self.result = self._result()
             self._close()
-        if self._errors:
-            raise self._errors[0]
+        errors = [e for e in self._core.errors if e is not None]
+        if errors:
+            raise errors[0]
         return self.result
 
     def _close(self) -> None:
@@ -213,8 +202,7 @@ class Run:
         finally:
             if self.alive():        # an exception in join(): never leave threads behind
                 self.stop()
-                for t in self._threads:
-                    t.join()
+                self._core.join()
             self._close()
 
     def _linger(self, quiet: float = 0.3, most: float = 5.0) -> None:
@@ -231,17 +219,14 @@ class Run:
 
     # -- numbers ----------------------------------------------------------------------
     def totals(self) -> tuple[int, int, int]:
-        pk = by = ev = 0
-        for w in self._workers:
-            a, b, c = w.sample()
-            pk, by, ev = pk + a, by + b, ev + c
-        return pk, by, ev
+        """(packets, bytes, batches) so far, summed over the threads."""
+        return self._core.totals()
 
     def intervals(self):
         """Yield an Interval every `interval` seconds while the run is alive, and a last
         one for what the final part of an interval saw."""
         step = self._o.interval
-        while self._threads:
+        while self._core.threads:
             end = time.monotonic() + step
             while self.alive() and time.monotonic() < end:
                 time.sleep(min(0.05, max(0.0, end - time.monotonic())))
