@@ -161,3 +161,28 @@ def test_virtio_net_header_length_on_a_vale_port():
         assert _core.netmap_port_hdr(a) == 12
     with nm.open(f"vale{TAG}h:b") as b:
         assert _core.netmap_port_hdr(b) == 0
+
+
+def test_batch_send_recv_and_numpy_views_on_vale():
+    """Port.send() on one VALE port, Port.recv() on another of the switch; the NumPy
+    views over the real module's rings and buffer pool."""
+    import time
+    pytest.importorskip("numpy")
+    frames = [b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + bytes([i]) * 46
+              for i in range(100)]
+    with nm.open(f"vale{TAG}bt:a") as a, nm.open(f"vale{TAG}bt:b") as b:
+        assert a.send(frames) == 100
+        got, deadline = [], time.monotonic() + 10
+        while len(got) < 100 and time.monotonic() < deadline:
+            got += [bytes(v) for v in b.recv(64, 200)]
+        assert got == frames
+        rx = b.rx_rings[0]
+        slots, pool = rx.slot_array(), b.buffer_array()
+        try:
+            # head: the first slot of the batch the last recv() returned (frames 64..99;
+            # its slots go back at the next recv)
+            assert slots.shape == (rx.num_slots,) and pool.shape[1] == rx.buf_size
+            assert bytes(pool[slots["buf_idx"][rx.head], :60]) == frames[64]
+        finally:
+            del slots, pool
+        b.recv(1)
