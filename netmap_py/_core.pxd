@@ -98,6 +98,7 @@ cdef class Port:
     cdef bint _open
     cdef dict _pins                     # what runs over the port now: {who: count}
     cdef object _recv_heads             # recv(): [(ring, head)] to give back next time
+    cdef dict _kdrops                   # kernel_drops() so far (AF_PACKET resets on read)
     cdef int _check_open(self) except -1
     cdef void _teardown(self)
     # whatever runs over the port without the GIL (a Worker, a Bridge, a sync) pins

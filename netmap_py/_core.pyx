@@ -539,6 +539,30 @@ cdef class Port:
         head yourself between recv() calls."""
         return _recv(self, max, timeout_ms)
 
+    def kernel_drops(self):
+        """Frames the backend's kernel side dropped on receive since the port opened:
+        AF_PACKET {"ring_full": n} (its ring was full), AF_XDP {"no_buffer": n,
+        "ring_full": n}; {} where the backend counts none (netmap, loop) or no RX ring
+        is bound.  After close(): the last figures read."""
+        if self._kdrops is None:
+            self._kdrops = {}
+        if not self._open or self.c.last_rx_ring < self.c.first_rx_ring:
+            return dict(self._kdrops)
+        if self.backend == "packet":            # the kernel resets these on each read
+            self._kdrops["ring_full"] = self._kdrops.get("ring_full", 0) + packet_stats(self)[1]
+        elif self.backend == "xdp":
+            st = xdp_stats(self)
+            self._kdrops.update(no_buffer=st["rx_dropped"], ring_full=st["rx_ring_full"])
+        return dict(self._kdrops)
+
+    def vnet_hdr_len(self):
+        """The virtio-net header length the port puts before each frame (netmap ports
+        that have one, PORT_HDR_GET); 0 elsewhere."""
+        self._check_open()
+        if self.backend != "netmap":
+            return 0
+        return netmap_port_hdr(self)
+
     def buffer_array(self):
         """The buffer pool as a NumPy uint8 array of shape (buffers, buffer size),
         zero-copy: row buf_idx is that buffer (NumPy needed)."""

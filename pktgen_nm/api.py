@@ -18,55 +18,16 @@ from __future__ import annotations
 
 import dataclasses
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import netmap_py
 
 from . import _engine, runner
+from .results import SCHEMA, Interval, Result
 from .traffic import Traffic
 
-SCHEMA = 1                      # the version of the to_dict() / --json layout
 __all__ = ["Interval", "Result", "Run", "SCHEMA", "Traffic", "ping", "pong", "receive",
            "send"]
-
-
-@dataclass(frozen=True)
-class Interval:
-    """What one report interval saw, summed over the run's threads."""
-
-    seconds: float              # the interval's length
-    pkts: int
-    bytes: int
-    pps: float
-    bps: float                  # bits per second, frames without CRC
-
-    def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "type": "interval", **dataclasses.asdict(self)}
-
-
-@dataclass(frozen=True)
-class Result:
-    """A finished run.  seq: rxseq's verdict; rtt: ping's round trips (ns)."""
-
-    func: str
-    port: str
-    backend: str
-    pkts: int
-    bytes: int
-    events: int
-    seconds: float
-    pps: float
-    bps: float
-    seq: dict | None = None
-    rtt: dict | None = None
-    error: str | None = None
-
-    @property
-    def lost(self) -> int | None:
-        return self.seq["lost"] if self.seq else None
-
-    def to_dict(self) -> dict:
-        return {"schema": SCHEMA, "type": "final", **dataclasses.asdict(self)}
 
 
 def _positive(name: str, v, *, integer: bool = False, allow_zero: bool = True):
@@ -93,7 +54,6 @@ class _Options:
     interval: float = 1.0
     exit_on_idle: bool = False
     seed: int = 0
-    extra: dict = field(default_factory=dict)
 
     def check(self) -> None:
         _positive("count", self.count, integer=True)
@@ -127,7 +87,7 @@ class Run:
             exit_on_idle=opts.exit_on_idle, seed=opts.seed, burst=opts.burst,
             randomize=opts.traffic.randomize if opts.traffic else (False, False)))
         self.result: Result | None = None
-        self._last = (0, 0, time.monotonic())
+        self._last = (0, 0, 0, time.monotonic())
 
     # -- life -----------------------------------------------------------------------
     def start(self) -> Run:
@@ -141,7 +101,7 @@ class Run:
             self._core.join()
             self._close()
             raise
-        self._last = (0, 0, time.monotonic())
+        self._last = (0, 0, 0, time.monotonic())
         return self
 
     def _open(self) -> list:
@@ -235,12 +195,15 @@ class Run:
                 return
 
     def _interval(self) -> Interval:
-        pk, by, _ = self.totals()
-        p0, b0, t0 = self._last
+        pk, by, ev = self.totals()
+        p0, b0, e0, t0 = self._last
         now = time.monotonic()
-        self._last = (pk, by, now)
+        self._last = (pk, by, ev, now)
         secs = max(now - t0, 1e-9)
-        return Interval(round(secs, 6), pk - p0, by - b0, (pk - p0) / secs, 8 * (by - b0) / secs)
+        space, _ = self._core.take_interval()
+        n, events = pk - p0, ev - e0
+        return Interval(int(secs * 1e6), n, by - b0, events, n / secs, 8 * (by - b0) / secs,
+                        round(n / events, 2) if events else 0.0, space)
 
     def _result(self) -> Result:
         pk, by, ev = self.totals()
@@ -250,16 +213,18 @@ class Run:
         seq = rtt = None
         w0 = self._workers[0]
         if self._o.func == "rxseq":
-            seq = dict(w0.seq_stats())
+            st = [w.seq_stats() for w in self._workers]
+            seq = {k: sum(s[k] for s in st) for k in st[0]}
         if self._o.func == "ping":
             from .report import rtt_lines
             rtt = rtt_lines(w0.rtt(), w0.sample()[0])[1]
-        errs = [w.error for w in self._workers if w.error]
         import os
+        errors = [str(e) for e in self._core.errors if e is not None]
+        errors += [os.strerror(w.error) for w in self._workers if w.error]
+        cpu = [self._core.cpu[i] for i in sorted(self._core.cpu)]
         return Result(self._o.func, self._o.port, self._ports[0].backend, pk, by, ev,
-                      round(secs, 6), pk / secs if secs else 0.0,
-                      8 * by / secs if secs else 0.0, seq, rtt,
-                      os.strerror(errs[0]) if errs else None)
+                      round(secs, 6), pk / secs if secs else 0.0, rtt=rtt, sequence=seq,
+                      cpu=cpu or None, errors=errors)
 
 
 def _directed(spec, func: str):

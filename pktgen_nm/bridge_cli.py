@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import json
 import sys
-import threading
-import time
 
 import netmap_py
 
-from . import cli
 from .args import Parser, UsageError, check_ranges, guarded, number, version_line, whole
+from .bridging import DIRECTIONS, BridgeRun, open_pair
+from .plan import wait_carrier
 from .report import log, norm
 
 PROG = "nm-bridge"
@@ -70,32 +69,19 @@ def run(argv) -> int:
             if not info.up:
                 raise UsageError(f"{s.ifname} is down: ip link set {s.ifname} up")
             infos.append(info)
-    try:
-        a, b = netmap_py.open_group(specs)
-        how = "one memory region"
-    except OSError as e:
-        if e.errno in (1, 2, 13, 19):  # EPERM ENOENT EACCES ENODEV: no point trying apart
-            raise
-        a = netmap_py.open(specs[0])
-        try:
-            b = netmap_py.open(specs[1])
-        except BaseException:
-            a.close()
-            raise
-        how = f"separate regions ({e.strerror})"
+    a, b, how = open_pair(specs)
     try:
         for info in infos:
-            cli.wait_carrier(info, o.w)
-        br = netmap_py.Bridge(a, b, burst=o.b, copy=o.copy)
-        if o.drop_udp_port is not None:
-            br.drop_udp_port(o.drop_udp_port)
+            wait_carrier(info, o.w)
+        br = BridgeRun(a, b, burst=o.b, copy=o.copy, drop_udp_port=o.drop_udp_port,
+                       duration=o.duration, interval=o.T / 1000, how=how, owned=False)
         mode = "zero-copy (buffer swaps)" if br.zero_copy else "copying"
         log(f"bridge {a.spec} <-> {b.spec}: {a.backend}/{b.backend}, {how}, {mode}")
         log(f"{a.spec}: {a.backend_reason}")
         log(f"{b.spec}: {b.backend_reason}")
         _warn_host_offload(specs)
         log("Ready...")                 # both ports are open and bound
-        return _loop(o, a, b, br)
+        return _loop(o, br)
     finally:
         a.close()
         b.close()
@@ -108,78 +94,49 @@ def _warn_host_offload(specs) -> None:
             log(f"warning: {fact.sentence}")
 
 
-def _loop(o, a, b, br) -> int:
-    errors: list[BaseException] = []
-
-    def work():
-        try:
-            br.run()
-        except BaseException as e:
-            errors.append(e)
-
-    t = threading.Thread(target=work, daemon=True)
-    t0 = time.monotonic()
-    t.start()
+def _loop(o, br: BridgeRun) -> int:
+    interrupted = False
+    br.start()
     try:
-        interrupted = _report(o, br, t, t0)
+        for iv in br.intervals():
+            _interval_line(o, iv)
+    except KeyboardInterrupt:
+        interrupted = True
+        log("received control-C on thread main")
     finally:
         br.stop()           # every way out stops and joins the bridge before the
-        t.join()            # caller closes its ports
-    return _final(o, a, b, br, t0, interrupted, errors)
+        try:                # caller closes its ports
+            final = br.join()
+            error = None
+        except BaseException as e:
+            final, error = br.result, e
+    return _final(o, dict(final, interrupted=interrupted), error)
 
 
-def _report(o, br, t, t0) -> bool:
-    """The report loop; True when Ctrl-C ended it."""
-    last = t0
-    prev = br.counters()
-    try:
-        while t.is_alive():
-            time.sleep(o.T / 1000)
-            now = time.monotonic()
-            cur = br.counters()
-            secs = now - last
-            parts = []
-            for d in ("a_to_b", "b_to_a"):
-                dp = cur[d]["pkts"] - prev[d]["pkts"]
-                db = cur[d]["bytes"] - prev[d]["bytes"]
-                parts.append(f"{d.replace('_to_', '->')} {norm(dp / secs, not o.N)}pps "
-                             f"({norm(db * 8 / secs, not o.N)}bps)")
-            log(" ".join(parts) + f" in {int(secs * 1e6)} usec", func="main_thread")
-            if o.json:
-                print(json.dumps({"type": "interval", "usec": int(secs * 1e6),
-                                  **{d: {k: cur[d][k] - prev[d][k] for k in cur[d]} for d in cur}}),
-                      flush=True)
-            prev, last = cur, now
-            if o.duration and now - t0 >= o.duration:
-                break
-    except KeyboardInterrupt:
-        log("received control-C on thread main")
-        return True
-    return False
+def _interval_line(o, iv: dict) -> None:
+    secs = iv["usec"] / 1e6 or 1e-9
+    parts = [f"{d.replace('_to_', '->')} {norm(iv[d]['pkts'] / secs, not o.N)}pps "
+             f"({norm(iv[d]['bytes'] * 8 / secs, not o.N)}bps)" for d in DIRECTIONS]
+    log(" ".join(parts) + f" in {iv['usec']} usec", func="main_thread")
+    if o.json:
+        print(json.dumps(iv), flush=True)
 
 
-def _final(o, a, b, br, t0, interrupted, errors) -> int:
-    secs = time.monotonic() - t0
-    c = br.counters()
-    final = {"type": "final", "seconds": round(secs, 3), "zero_copy": br.zero_copy,
-             "copied_by_backend": a.copied_packets + b.copied_packets,
-             "kernel_drops": cli.kernel_drops([a, b]),
-             "tx_dropped": a.tx_dropped + b.tx_dropped,
-             "interrupted": interrupted, **c}
+def _final(o, final: dict, error) -> int:
     if o.json:
         print(json.dumps(final), flush=True)
     else:
-        for d in ("a_to_b", "b_to_a"):
-            x = c[d]
+        for d in DIRECTIONS:
+            x = final[d]
             avg = x["pkts"] / x["batches"] if x["batches"] else 0
             print(f"Forwarded {d.replace('_to_', '->')} {x['pkts']} packets {x['bytes']} bytes "
-                  f"{x['dropped']} dropped in {secs:.2f} seconds. Average batch: {avg:.2f} pkts")
-        print(f"Mode: {'zero-copy' if br.zero_copy else 'copy'}; "
-              f"packets copied by the backends: {a.copied_packets + b.copied_packets}; "
+                  f"{x['dropped']} dropped in {final['seconds']:.2f} seconds. Average batch: "
+                  f"{avg:.2f} pkts")
+        print(f"Mode: {'zero-copy' if final['zero_copy'] else 'copy'}; "
+              f"packets copied by the backends: {final['copied_by_backend']}; "
               f"kernel drops: {final['kernel_drops']}")
-    if errors:
-        e = errors[0]
-        log(f"the bridge stopped: {getattr(e, 'strerror', None) or e}")
+    if error is not None:
+        log(f"the bridge stopped: {getattr(error, 'strerror', None) or error}")
         return 1
     return 0
 

@@ -18,6 +18,7 @@ import time
 from netmap_py import checks
 
 from . import packet as P
+from . import results
 from .args import Parser, UsageError, guarded, number, version_line, whole
 from .plan import (
     DUMP_MAX,
@@ -328,10 +329,9 @@ def _report(o: _Out, run: Run, wire0: dict, T: int) -> None:
             log(f"count {cnt} RTT: min {mn} av {tot // cnt if cnt else 0} ns",
                 func="ping_body")
         if json_out:
-            _json({"type": "interval", "usec": usec, "pkts": iv.pkts, "bytes": iv.bytes,
-                   "events": iv.events, "pps": iv.pps(), "bps": iv.bps(rep.framing_bits),
-                   "avg_batch": round(iv.avg_batch(), 2), "min_space": iv.min_space,
-                   "wire": wd})
+            _json(results.Interval(usec, iv.pkts, iv.bytes, iv.events, iv.pps(),
+                                   iv.bps(rep.framing_bits), round(iv.avg_batch(), 2),
+                                   iv.min_space, wd).to_dict())
         prev, wprev, last = cur, wire, now
         if not run.alive():
             break
@@ -358,7 +358,7 @@ def _final(o: _Out, run: Run, wire0: dict, interrupted: bool) -> int:
     starts = [w.start_ns for w in run.workers if w.started]
     ends = [w.end_ns for w in run.workers if w.started]
     seconds = (max(ends) - min(starts)) / 1e9 if starts and ends else 0.0
-    result = {"type": "final", "function": pl.func, "port": str(pl.spec),
+    result = {"function": pl.func, "port": str(pl.spec),
               "backend": run.backend,
               "pkts": pkts, "bytes": nbytes, "events": events, "seconds": round(seconds, 6),
               "pps": pkts / seconds if seconds else 0, "interrupted": interrupted}
@@ -408,7 +408,7 @@ def _final(o: _Out, run: Run, wire0: dict, interrupted: bool) -> int:
         log(f"ouch, thread {i} exited with error: {msg}")
     if json_out:
         result["errors"] = [str(e) for _, e in failed]
-        _json(result)
+        _json(results.Result(**result).to_dict())
     return 1 if failed else 0
 
 

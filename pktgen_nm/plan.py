@@ -323,9 +323,8 @@ def open_ports(pl: Plan) -> list:
                         raise UsageError(f"bad -p {pl.threads}: {pl.spec.name} has {have} "
                                          f"ring(s) in that direction")
         if ports[0].backend == "netmap" and not pl.vnet:
-            from netmap_py import _core
             try:
-                hdr = _core.netmap_port_hdr(ports[0])
+                hdr = ports[0].vnet_hdr_len()
             except OSError:
                 hdr = 0                 # best effort, as pkt-gen: no header then
             if hdr:                     # as pkt-gen: adopt the port's header length

@@ -131,17 +131,10 @@ class Run:
 
 
 def kernel_drops(ports) -> dict:
-    """What the backend's kernel side dropped (receivers): AF_PACKET ring full, AF_XDP
-    no free buffer or RX ring full.  Empty for backends that count nothing."""
-    from netmap_py import _core
+    """What the backends' kernel sides dropped on receive, summed over the ports
+    (Port.kernel_drops()); empty where no backend counts any."""
     out: dict = {}
     for p in ports:
-        if p.closed or not p.rx_rings:
-            continue
-        if p.backend == "packet":
-            out["ring_full"] = out.get("ring_full", 0) + _core.packet_stats(p)[1]
-        elif p.backend == "xdp":
-            st = _core.xdp_stats(p)
-            out["no_buffer"] = out.get("no_buffer", 0) + st["rx_dropped"]
-            out["ring_full"] = out.get("ring_full", 0) + st["rx_ring_full"]
+        for k, v in p.kernel_drops().items():
+            out[k] = out.get(k, 0) + v
     return out

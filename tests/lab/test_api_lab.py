@@ -41,7 +41,7 @@ def test_txseq_into_rxseq_counts_exactly(veth_lab, backend):
         rx.stop()
     assert tx.result.pkts == 50_000 and sum(iv.pkts for iv in ivs) == 50_000
     assert rx.result.pkts == 50_000, rx.result
-    assert rx.result.seq["lost"] == rx.result.lost == 0 and rx.result.seq["reordered"] == 0
+    assert rx.result.sequence["lost"] == rx.result.lost == 0 and rx.result.sequence["reordered"] == 0
 
 
 def test_scapy_traffic_arrives_as_built(veth_lab):

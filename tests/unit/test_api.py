@@ -13,7 +13,7 @@ from pktgen_nm import SCHEMA, Result, Traffic, receive, send
 def test_send_counts_exactly_and_closes_its_port():
     before = _core.debug_counters()
     r = send("loop:api1", Traffic(length=60), count=12345).join()
-    assert isinstance(r, Result) and r.func == "tx" and r.backend == "loop"
+    assert isinstance(r, Result) and r.function == "tx" and r.backend == "loop"
     assert (r.pkts, r.bytes) == (12345, 12345 * 60)
     after = _core.debug_counters()
     assert after["ports_opened"] - before["ports_opened"] == \
@@ -64,7 +64,7 @@ def test_raw_frames_are_sent_in_turn():
 
 def test_receive_with_a_duration_ends_by_itself():
     r = receive("loop:api8", duration=0.2).join(timeout=10)
-    assert r.pkts == 0 and r.func == "rx"
+    assert r.pkts == 0 and r.function == "rx"
 
 
 @pytest.mark.parametrize("kw,err,text", [
