@@ -1,12 +1,13 @@
 """pktgen-nm: netmap's pkt-gen on netmap_py, as commands and as a Python API.
 
-    from pktgen_nm import Traffic, send, receive, ping, pong
+    from pktgen_nm import Traffic, send, receive, ping, pong, bridge
 
 The API lives in pktgen_nm.api (runs) and pktgen_nm.traffic (what is sent); the names
 are loaded on first use, so the commands start without them.
 """
 _API = {"Traffic": "traffic", "send": "api", "receive": "api", "ping": "api",
-        "pong": "api", "Run": "api", "Result": "api", "Interval": "api", "SCHEMA": "api"}
+        "pong": "api", "Run": "api", "Result": "results", "Interval": "results",
+        "SCHEMA": "results", "bridge": "bridging", "BridgeRun": "bridging"}
 __all__ = sorted(_API)
 
 

@@ -104,3 +104,22 @@ def test_facts_inside_a_namespace_entered_with_setns(veth_lab):
         info = checks.interface(lab.dev_b)
     assert (info.tx_queues, info.rx_queues) == (lab.queues, lab.queues), info.facts
     assert info.exists and info.mac == lab.mac("B", lab.dev_b)
+
+
+def test_bridge_run_between_two_namespaces(veth_lab3):
+    """A -> bridge in B (the API's bridge(), AF_XDP both sides) -> C: every sequence
+    number arrives once, in order."""
+    from pktgen_nm import bridge
+    lab = veth_lab3
+    with lab.inside("C"):
+        rx = receive(f"xdp:{lab.dev_c}", seq=True)
+    with lab.inside("B"):
+        br = bridge(f"xdp:{lab.dev_b}", f"xdp:{lab.dev_b2}")
+    with lab.inside("A"):
+        tx = send(f"xdp:{lab.dev_a}", Traffic(dst_mac=lab.mac("C", lab.dev_c)), seq=True,
+                  count=20_000, rate=100_000)
+    with br, rx, tx:
+        pass
+    assert tx.result.pkts == 20_000
+    assert rx.result.pkts == 20_000 and rx.result.lost == 0, rx.result
+    assert br.result["a_to_b"]["pkts"] >= 20_000 and br.result["zero_copy"]

@@ -131,3 +131,28 @@ def test_from_scapy_varies_fields_with_checksums_right():
         Traffic.from_scapy(pkt, vary={"ip.nosuch": "1-2"})
     with pytest.raises(ValueError, match="ends before"):
         Traffic.from_scapy(pkt, vary={"udp.dport": "9-1"})
+
+
+def test_bridge_run_forwards_stops_and_closes():
+    """bridge() on two loop ports (each port's TX comes back on its own RX, so frames
+    put in go round for as long as it runs): both ways counted, ports closed at the end."""
+    from pktgen_nm import bridge
+    with bridge("loop:brx", "loop:bry", interval=0.05, duration=0.3) as br:
+        a = br.a
+        a.send([bytes(60)] * 10)
+        ivs = list(br.intervals())
+    r = br.result
+    assert r["zero_copy"] and r["type"] == "final" and r["schema"] == SCHEMA
+    assert r["a_to_b"]["pkts"] > 0 and r["b_to_a"]["pkts"] > 0
+    assert sum(iv["a_to_b"]["pkts"] for iv in ivs) <= r["a_to_b"]["pkts"]
+    assert a.closed and br.b.closed
+
+
+@pytest.mark.parametrize("kw,text", [({"burst": 0}, "burst=0"), ({"duration": -1}, "duration"),
+                                     ({"drop_udp_port": 70000}, "outside")])
+def test_bridge_bad_arguments_close_the_ports(kw, text):
+    from pktgen_nm import bridge
+    with pytest.raises(ValueError, match=text):
+        bridge("loop:bra", "loop:brb", **kw)
+    with nm.open("loop:bra"), nm.open("loop:brb"):     # both free again
+        pass

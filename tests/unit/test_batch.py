@@ -129,3 +129,9 @@ def test_bad_buf_idx_written_through_numpy_is_refused(port):
     with pytest.raises(ValueError, match="names no buffer"):
         port.send(frames(1))
     del a
+
+
+def test_port_statistics_and_capabilities(port):
+    """What front-ends used to ask netmap_py._core for, on the Port itself."""
+    assert port.kernel_drops() == {}        # the loop backend's kernel drops nothing
+    assert port.vnet_hdr_len() == 0
