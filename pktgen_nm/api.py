@@ -23,6 +23,7 @@ from dataclasses import dataclass
 import netmap_py
 
 from . import _engine, runner
+from .plan import KERNEL_MAX_FRAME
 from .results import SCHEMA, Interval, Result
 from .traffic import Traffic
 
@@ -54,6 +55,7 @@ class _Options:
     interval: float = 1.0
     exit_on_idle: bool = False
     seed: int = 0
+    engine: str = "ring"                # ring, or kernel: the kernel generates (tx, txseq)
 
     def check(self) -> None:
         _positive("count", self.count, integer=True)
@@ -71,6 +73,12 @@ class _Options:
                             f"not {type(self.traffic).__name__}")
         if self.func in ("ping", "pong", "txseq") and self.threads != 1:
             raise ValueError(f"{self.func} runs on one thread only")
+        if self.engine not in ("ring", "kernel"):
+            raise ValueError(f"engine={self.engine!r}: ring or kernel")
+        if self.engine == "kernel" and (self.func not in ("tx", "txseq") or
+                                        self.traffic.frames is not None):
+            raise ValueError("engine='kernel' sends pkt-gen's frame (a Traffic of "
+                             "parameters) with send(); use the ring engine for the rest")
 
 
 class Run:
@@ -82,6 +90,7 @@ class Run:
         opts.check()
         self._o = opts
         self._ports: list = []
+        self._kernel = None
         self._core = runner.Run(runner.Job(
             func=opts.func, count=opts.count, duration=opts.duration, rate=opts.rate,
             exit_on_idle=opts.exit_on_idle, seed=opts.seed, burst=opts.burst,
@@ -94,6 +103,11 @@ class Run:
         if self._core.workers:
             raise RuntimeError("this run was started already")
         try:
+            if self._o.engine == "kernel":
+                self._core.job.threads = self._o.threads
+                self._core.start([], self._open_kernel(), _engine, kernel=self._kernel)
+                self._last = (0, 0, 0, time.monotonic())
+                return self
             frames = self._open()
             self._core.start(self._ports, frames, _engine)
         except BaseException:
@@ -117,6 +131,24 @@ class Run:
             self._ports.append(netmap_py.open(s, **rings, accept_vnet_hdr=True,
                                               low_latency=o.func in ("ping", "pong")))
         return [f for f, _ in frames]
+
+    def _open_kernel(self) -> list:
+        """The kernel engine's XDP program on the interface (no ports): its frames."""
+        import socket
+        o = self._o
+        spec = netmap_py.PortSpec.parse(o.port)
+        if spec.ifname is None or spec.backend in ("netmap", "loop") or spec.one_ring:
+            raise ValueError(f"engine='kernel' sends on a Linux interface: name it alone "
+                             f"(e.g. 'eth0'), not {o.port!r}")
+        frame = o.traffic.frames_for(o.func, 1, _mac_of(spec))[0][0]
+        if frame.max_len > KERNEL_MAX_FRAME:
+            raise ValueError(f"engine='kernel': frames of {frame.max_len} bytes do not fit "
+                             f"one XDP frame (at most {KERNEL_MAX_FRAME})")
+        self._kernel = _engine.KernelProgram(frame, socket.if_nametoindex(spec.ifname),
+                                             randomize=o.traffic.randomize,
+                                             seq=o.func == "txseq", park=True)
+        self._core.job.burst = min(self._core.job.burst, 64)
+        return [frame] * o.threads
 
     @property
     def _workers(self) -> list:
@@ -148,6 +180,9 @@ class Run:
         for p in self._ports:
             p.close()
         self._ports = []
+        if self._kernel is not None:
+            self._kernel.close()
+            self._kernel = None
 
     def __enter__(self) -> Run:
         return self if self._workers else self.start()
@@ -222,7 +257,8 @@ class Run:
         errors = [str(e) for e in self._core.errors if e is not None]
         errors += [os.strerror(w.error) for w in self._workers if w.error]
         cpu = [self._core.cpu[i] for i in sorted(self._core.cpu)]
-        return Result(self._o.func, self._o.port, self._ports[0].backend, pk, by, ev,
+        backend = self._ports[0].backend if self._ports else "kernel"
+        return Result(self._o.func, self._o.port, backend, pk, by, ev,
                       round(secs, 6), pk / secs if secs else 0.0, rtt=rtt, sequence=seq,
                       cpu=cpu or None, errors=errors)
 

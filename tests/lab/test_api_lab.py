@@ -123,3 +123,19 @@ def test_bridge_run_between_two_namespaces(veth_lab3):
     assert tx.result.pkts == 20_000
     assert rx.result.pkts == 20_000 and rx.result.lost == 0, rx.result
     assert br.result["a_to_b"]["pkts"] >= 20_000 and br.result["zero_copy"]
+
+
+def test_kernel_engine_through_the_api(veth_lab):
+    """send(engine='kernel'): the kernel generates (BPF_PROG_RUN with live frames);
+    the AF_XDP receiver in B, whose program also lets the peer take XDP frames,
+    counts every one."""
+    lab = veth_lab
+    with lab.inside("B"):
+        rx = receive(f"xdp:{lab.dev_b}", seq=True)
+    with lab.inside("A"):
+        tx = send(lab.dev_a, Traffic(dst_mac=lab.mac("B", lab.dev_b)), seq=True,
+                  engine="kernel", count=20_000, rate=100_000)
+    with rx, tx:
+        pass
+    assert tx.result.backend == "kernel" and tx.result.pkts == 20_000
+    assert rx.result.pkts == 20_000 and rx.result.lost == 0, rx.result

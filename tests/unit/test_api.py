@@ -156,3 +156,14 @@ def test_bridge_bad_arguments_close_the_ports(kw, text):
         bridge("loop:bra", "loop:brb", **kw)
     with nm.open("loop:bra"), nm.open("loop:brb"):     # both free again
         pass
+
+
+@pytest.mark.parametrize("port,kw,text", [
+    ("loop:k", {}, "Linux interface"),
+    ("lo", {"seq": True, "traffic": Traffic.from_bytes(bytes(60))}, "pkt-gen's frame"),
+    ("lo", {"engine": "gpu"}, "ring or kernel"),
+])
+def test_kernel_engine_refusals(port, kw, text):
+    t = kw.pop("traffic", Traffic())
+    with pytest.raises(ValueError, match=text):
+        send(port, t, **{"engine": "kernel", **kw})
