@@ -191,7 +191,8 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
             import socket
             socket.socket(socket.AF_PACKET, socket.SOCK_RAW, 0).close()
         except PermissionError:
-            raise PermissionError(errno.EPERM, "AF_PACKET sockets need CAP_NET_RAW: run as root",
+            from .advice import advice
+            raise PermissionError(errno.EPERM, advice("packet", errno.EPERM, "socket"),
                                   spec.text) from None
     nrings = max(conf.get("tx_rings", 0), conf.get("rx_rings", 0),
                  info.tx_queues, info.rx_queues, 1)

@@ -32,30 +32,13 @@ cdef void _nm_destroy(nmpy_port *p) noexcept nogil:
 
 
 cdef str _nm_hint(int err, str name, str what):
-    """What the user should do, for an errno from /dev/netmap."""
+    """What the user should do, for an errno from /dev/netmap (netmap_py.advice)."""
+    from .advice import advice
     if what == "open":
-        if err == ENOENT:
-            other = ("" if name.startswith("vale") or "{" in name or "}" in name else
-                     f", or use xdp:{name} or packet:{name}")    # VALE and pipes exist only in netmap
-            return ("netmap module not loaded: /dev/netmap is missing; load netmap.ko "
-                    f"(modprobe netmap){other}")
-        if err in (EPERM, EACCES):
-            return "no permission to open /dev/netmap: run as root (or give your user the device)"
-        return "cannot open /dev/netmap"
-    if err == ENXIO:
-        return f"no interface or netmap port named {name!r} (check ip link)"
-    if err == EBUSY:
-        return f"{name} is already registered (an exclusive /x open, or this fd)"
-    if err == EOPNOTSUPP:
-        return (f"{name} has no native netmap driver and admode=1 forbids emulation "
-                "(set /sys/module/netmap/parameters/admode to 0)")
-    if err in (EPERM, EACCES):
-        return f"no permission to put {name} in netmap mode: needs CAP_NET_ADMIN (run as root)"
-    if err == EINVAL:
-        return f"netmap refused the request for {name} (API version, ring number or mode)"
-    if err == ENOMEM:
-        return "netmap could not allocate rings or buffers (module parameters buf_num, ring_num)"
-    return f"netmap could not register {name}"
+        other = ("" if name.startswith("vale") or "{" in name or "}" in name else
+                 f", or use xdp:{name} or packet:{name}")    # VALE and pipes exist only in netmap
+        return advice("netmap-open", err, name=name, other=other)
+    return advice("netmap", err, what, name)
 
 
 cdef int _nm_ctrl(int fd, nmreq_header *hdr) noexcept nogil:

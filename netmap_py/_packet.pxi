@@ -435,13 +435,8 @@ def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bi
 
 
 cdef str _pkt_hint(int err, str what):
-    if err in (EPERM, EACCES):
-        return f"cannot open an AF_PACKET {what}: needs CAP_NET_RAW (run as root)"
-    if err in (ENOMEM, ENOBUFS):
-        return f"cannot allocate the AF_PACKET {what}: not enough locked memory; ask for fewer slots"
-    if err in (ENXIO, ENODEV):
-        return "the interface disappeared or is not up"
-    return f"cannot set up the AF_PACKET {what}"
+    from .advice import advice
+    return advice("packet", err, what)
 
 
 def packet_stats(Port port):

@@ -482,16 +482,8 @@ cdef _XdpProgram _xdp_attach(object spec, int ifindex, int queues):
 
 
 cdef str _xdp_hint(int err, str what):
-    if err in (EPERM, EACCES):
-        return f"cannot {what}: AF_XDP needs CAP_NET_ADMIN, CAP_NET_RAW and CAP_BPF (run as root)"
-    if err == ENOMEM:
-        return f"cannot {what}: not enough locked memory (raise ulimit -l)"
-    if err == EBUSY:
-        return f"cannot {what}: another AF_XDP socket holds that queue (pick another with -N)"
-    if err in (EOPNOTSUPP, EINVAL):
-        name = "EINVAL" if err == EINVAL else "EOPNOTSUPP"
-        return f"cannot {what}: this kernel or driver does not support it ({name})"
-    return f"cannot {what}"
+    from .advice import advice
+    return advice("xdp", err, what)
 
 
 cdef class _XdpHold:

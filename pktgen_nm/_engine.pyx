@@ -361,16 +361,29 @@ cdef inline uint64_t get64(const char *p) noexcept nogil:
     return (<uint64_t>get32(p) << 32) | get32(p + 4)
 
 
+cdef inline int run_over(pg_ctx *t, uint64_t now, uint64_t since) noexcept nogil:
+    """1 when the -n limit is reached or the duration (counted from since) is over."""
+    return ((t.limit and t.pkts >= t.limit) or
+            (t.duration_ns != 0 and now - since >= t.duration_ns))
+
+
+cdef inline int failed(pg_ctx *t, int rc) noexcept nogil:
+    """A sync's or poll's rc: 0 to go on (done, or interrupted by a signal), 1 when it
+    failed (the first failure is kept in t.error)."""
+    if rc >= 0 or rc == -EINTR:
+        return 0
+    if not t.error:
+        t.error = -rc
+    return 1
+
+
 cdef inline int wait_port(pg_ctx *t, int events, int timeout_ms) noexcept nogil:
     """poll() the port: revents (0 on a timeout or a signal), or -1 once a fatal
     error is recorded in t.error."""
     cdef int rc = t.port.poll(t.port, events, timeout_ms)
-    if rc == -EINTR:
-        return 0
-    if rc < 0:
-        t.error = -rc
+    if failed(t, rc):
         return -1
-    return rc
+    return rc if rc > 0 else 0
 
 
 cdef int rate_budget(pg_ctx *t, uint64_t now, uint64_t sent) noexcept nogil:
@@ -389,7 +402,7 @@ cdef int rate_budget(pg_ctx *t, uint64_t now, uint64_t sent) noexcept nogil:
 cdef void tx_loop(pg_ctx *t) noexcept nogil:
     cdef nmpy_port *p = t.port
     cdef netmap_ring *r
-    cdef int i, rc, with_seq = t.func == F_TXSEQ
+    cdef int i, with_seq = t.func == F_TXSEQ
     cdef uint64_t now, budget, m, space, wanted
     cdef int pending
     cdef int plain = not (t.vary or t.pcap_n or t.indirect or t.cap_max)
@@ -397,10 +410,8 @@ cdef void tx_loop(pg_ctx *t) noexcept nogil:
     t.start_ns = now_ns()
     t.started = 1
     while not t.cancel:
-        if t.limit and t.pkts >= t.limit:
-            break
         now = now_ns()
-        if t.duration_ns and now - t.start_ns >= t.duration_ns:
+        if run_over(t, now, t.start_ns):
             break
         budget = t.burst
         if t.rate > 0:
@@ -435,10 +446,7 @@ cdef void tx_loop(pg_ctx *t) noexcept nogil:
     # push what is queued and wait (at most 2 s) until the port has sent it
     now = now_ns()
     while True:
-        rc = p.txsync(p)
-        if rc < 0 and rc != -EINTR:
-            if not t.error:
-                t.error = -rc
+        if failed(t, p.txsync(p)):
             break
         pending = 0
         for i in range(p.first_tx_ring, p.last_tx_ring + 1):
@@ -570,10 +578,8 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
     t.started = 1
     last_pkt = t.start_ns
     while not t.cancel:
-        if t.limit and t.pkts >= t.limit:
-            break
         now = now_ns()
-        if t.duration_ns and now - begin >= t.duration_ns:
+        if run_over(t, now, begin):
             break
         if t.exit_on_idle and now - last_pkt >= 1000000000ULL:
             t.end_ns = last_pkt
@@ -602,9 +608,7 @@ cdef void rx_loop(pg_ctx *t) noexcept nogil:
             iv.min_space = space_sum
     # hand the last released slots back: a netmap pipe's sender gets its TX slots
     # back only when this end's rxsync says they are consumed (C pkt-gen waits for them)
-    rc = p.rxsync(p)
-    if rc < 0 and rc != -EINTR and not t.error:
-        t.error = -rc
+    failed(t, p.rxsync(p))
     t.end_ns = now_ns()
 
 
@@ -670,7 +674,7 @@ cdef void ping_loop(pg_ctx *t) noexcept nogil:
     cdef netmap_ring *r
     cdef netmap_ring *tx = NETMAP_TXRING(p.nifp, p.first_tx_ring)
     cdef netmap_slot *slot
-    cdef int i, rc
+    cdef int i
     cdef uint32_t avail, head, off
     cdef uint64_t now, budget, m, space, ts, stop_at = 0
     cdef const char *buf
@@ -679,7 +683,7 @@ cdef void ping_loop(pg_ctx *t) noexcept nogil:
     t.started = 1
     while not t.cancel:
         now = now_ns()
-        if (t.limit and t.pkts >= t.limit) or (t.duration_ns and now - t.start_ns >= t.duration_ns):
+        if run_over(t, now, t.start_ns):
             if stop_at == 0:
                 stop_at = now + 1000000000ULL  # wait up to 1 s for the last replies
             if t.replies >= t.pkts or now >= stop_at:
@@ -698,9 +702,7 @@ cdef void ping_loop(pg_ctx *t) noexcept nogil:
                 fill_ring(t, tx, <uint32_t>m, 1)
                 t.pkts += m
                 t.events += 1
-            rc = p.txsync(p)
-            if rc < 0 and rc != -EINTR:
-                t.error = -rc
+            if failed(t, p.txsync(p)):
                 break
         if wait_port(t, POLLIN, 0 if t.rate > 0 or budget else 10) < 0:
             break
@@ -733,7 +735,7 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
     cdef netmap_ring *tx = NETMAP_TXRING(p.nifp, p.first_tx_ring)
     cdef netmap_slot *rs
     cdef netmap_slot *ts
-    cdef int i, rc, zc = t.copy_always == 0    # one port, one region: swapping is safe
+    cdef int i, zc = t.copy_always == 0    # one port, one region: swapping is safe
     cdef uint32_t avail, head, thead, L
     cdef uint8_t *b
     cdef uint8_t sw[16]
@@ -741,9 +743,7 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
     t.start_ns = begin
     t.started = 1
     while not t.cancel:
-        if t.limit and t.pkts >= t.limit:
-            break
-        if t.duration_ns and now_ns() - begin >= t.duration_ns:
+        if run_over(t, now_ns(), begin):
             break
         if wait_port(t, POLLIN, 100) < 0:
             break
@@ -782,15 +782,11 @@ cdef void pong_loop(pg_ctx *t) noexcept nogil:
         if thead != tx.head:
             tx.head = tx.cur = thead
             t.events += 1
-            rc = p.txsync(p)
-            if rc < 0 and rc != -EINTR:
-                t.error = -rc
+            if failed(t, p.txsync(p)):
                 break
-    rc = p.txsync(p)                    # push the last replies, release the last requests:
-    if rc == 0 or rc == -EINTR:         # a failure of either is an error too
-        rc = p.rxsync(p)
-    if rc < 0 and rc != -EINTR and not t.error:
-        t.error = -rc
+    # push the last replies, release the last requests: a failure of either is an error
+    if not failed(t, p.txsync(p)):
+        failed(t, p.rxsync(p))
     t.end_ns = now_ns()
 
 

@@ -38,12 +38,8 @@ KGEN_CALL_UNPARKED_NS = 250000000
 
 def kgen_error(int err):
     """What a failed BPF_PROG_RUN with live frames means, with the fix."""
-    if err == EINVAL:
-        return ("the kernel refused BPF_PROG_RUN with live frames (it needs Linux 5.18 or "
-                "newer): use --engine ring")
-    if err == EPERM:
-        return "no permission for bpf(): run as root (CAP_BPF, CAP_NET_ADMIN)"
-    return "BPF_PROG_RUN failed"
+    from netmap_py.advice import advice
+    return advice("kernel", err)
 
 
 cdef class KernelProgram:
@@ -204,10 +200,8 @@ cdef void _ktx_run(pg_ctx *t, uint64_t call_ns) noexcept nogil:
     t.start_ns = now_ns()
     t.started = 1
     while not t.cancel:
-        if t.limit and t.pkts >= t.limit:
-            break
         now = now_ns()
-        if t.duration_ns and now - t.start_ns >= t.duration_ns:
+        if run_over(t, now, t.start_ns):
             break
         budget = chunk
         if t.rate > 0:

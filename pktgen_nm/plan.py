@@ -390,10 +390,9 @@ def open_kernel(pl: Plan, info, frame: P.Frame):
                                      randomize=(pl.rand_src, pl.rand_dst),
                                      seq=pl.func == "txseq", park=True)
     except OSError as e:
-        if e.errno == errno.EPERM:
-            raise UsageError("--engine kernel: no permission for bpf(); run as root "
-                             "(CAP_BPF and CAP_NET_ADMIN)") from None
-        raise UsageError(f"--engine kernel: {e.strerror}") from None
+        from netmap_py.advice import advice
+        why = advice("kernel", e.errno) if e.errno == errno.EPERM else e.strerror
+        raise UsageError(f"--engine kernel: {why}") from None
 
 
 def build_frame(pl: Plan, info, src: P.Range | None = None):
