@@ -142,17 +142,7 @@ def plan(opts: argparse.Namespace) -> Plan:
                          f"bytes (and txseq/ping {hdrs + 4}+)")
     if func in ("txseq", "ping") and min_len < hdrs + 12:
         raise UsageError(f"bad -l {min_len}: -f {func} needs at least {hdrs + 12} bytes")
-    pcap_frames = None
-    if opts.P:
-        if func != "tx":
-            raise UsageError("-P (pcap replay) works with -f tx only")
-        from .pcap import PcapError, read_pcap
-        try:
-            pcap_frames = [data for _, data in read_pcap(opts.P)]
-        except (OSError, PcapError) as e:
-            raise UsageError(f"cannot use -P {opts.P}: {getattr(e, 'strerror', None) or e}") from None
-        if not pcap_frames:
-            raise UsageError(f"-P {opts.P}: the file holds no packet")
+    pcap_frames = _pcap_frames(opts.P, func) if opts.P else None
     if opts.pcap_out:
         _check_pcap_out(opts.pcap_out, func)
     if opts.C:
@@ -167,18 +157,37 @@ def plan(opts: argparse.Namespace) -> Plan:
               pcap_frames=pcap_frames, engine=opts.engine, dump=dump,
               fragmented=opts.F != 1 or opts.M != 0, vnet=opts.H, indirect=indirect)
     if indirect:
-        if not spec.is_vale or func != "tx":
-            raise UsageError("-I (NS_INDIRECT) works with -f tx on VALE ports only "
-                             "(-i valeX:Y), which copy the frame from our memory")
-        if (src.varies or dst.varies or pl.rand_src or pl.rand_dst or min_len != max_len
-                or opts.P or opts.F != 1 or opts.M):
-            raise UsageError("-I sends the template itself, so nothing can vary per packet: "
-                             "drop the ranges, -z/-Z, the second -l, -P, -F and -M")
+        _check_indirect(pl, opts)
     if opts.engine == "kernel":
         why = kernel_unfit(pl)
         if why:
             raise UsageError(f"--engine kernel: {why}")
     return pl
+
+
+def _pcap_frames(path: str, func: str) -> list[bytes]:
+    """-P: every frame of the file, or the one line saying why not."""
+    if func != "tx":
+        raise UsageError("-P (pcap replay) works with -f tx only")
+    from .pcap import PcapError, read_pcap
+    try:
+        frames = [data for _, data in read_pcap(path)]
+    except (OSError, PcapError) as e:
+        raise UsageError(f"cannot use -P {path}: {getattr(e, 'strerror', None) or e}") from None
+    if not frames:
+        raise UsageError(f"-P {path}: the file holds no packet")
+    return frames
+
+
+def _check_indirect(pl: Plan, opts) -> None:
+    """-I: VALE only, and nothing may vary per packet (the slots point at the template)."""
+    if not pl.spec.is_vale or pl.func != "tx":
+        raise UsageError("-I (NS_INDIRECT) works with -f tx on VALE ports only "
+                         "(-i valeX:Y), which copy the frame from our memory")
+    if (pl.src.varies or pl.dst.varies or pl.rand_src or pl.rand_dst
+            or pl.min_len != pl.max_len or opts.P or opts.F != 1 or opts.M):
+        raise UsageError("-I sends the template itself, so nothing can vary per packet: "
+                         "drop the ranges, -z/-Z, the second -l, -P, -F and -M")
 
 
 def _check_pcap_out(path: str, func: str) -> None:
