@@ -36,12 +36,17 @@ def frames(n: int, seed: int, dst: bytes, src: bytes):
         yield dst + src + ETHERTYPE + body
 
 
+def ready(port) -> bytes:
+    """Say READY on stderr (the port is open); the port's interface MAC."""
+    sys.stderr.write("READY\n")
+    sys.stderr.flush()
+    return P.parse_mac(open(f"/sys/class/net/{port.spec.name}/address").read().strip())
+
+
 def send(port_name, n, seed, dst_mac, pace=0.0):
     dst = P.parse_mac(dst_mac)
     with nm.open(port_name) as port:
-        src = P.parse_mac(open(f"/sys/class/net/{port.spec.name}/address").read().strip())
-        sys.stderr.write("READY\n")
-        sys.stderr.flush()
+        src = ready(port)
         tx = port.tx_rings[0]
         sent = 0
         t0 = time.monotonic()
@@ -113,10 +118,7 @@ def bsend(port_name, n, seed, dst_mac, pace=0.0):
     """send, a batch per call: Port.send() copies and syncs."""
     dst = P.parse_mac(dst_mac)
     with nm.open(port_name) as port:
-        src = P.parse_mac(open(f"/sys/class/net/{port.spec.name}/address").read().strip())
-        sys.stderr.write("READY\n")
-        sys.stderr.flush()
-        todo = list(frames(n, seed, dst, src))
+        todo = list(frames(n, seed, dst, ready(port)))
         sent, t0 = 0, time.monotonic()
         while sent < n:
             k = port.send(todo[sent:sent + 256])
