@@ -82,11 +82,9 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
                           "packet: port for -H", spec.text)
         return _open_xdp(spec, conf, "asked for with xdp:")
     if spec.backend == "loop":
-        n = conf.get("tx_rings", 1)
-        first, count = _ring_range(spec, n)
-        return _core.open_loop(spec, n, conf.get("tx_slots", DEFAULT_SLOTS),
-                               buf_size or DEFAULT_BUF_SIZE, "asked for with loop:",
-                               first=first, count=count)
+        r = _ring_plan(spec, "loop", conf)
+        return _core.open_loop(spec, r.nrings, r.slots, buf_size or DEFAULT_BUF_SIZE,
+                               "asked for with loop:", first=r.first, count=r.count)
     if spec.backend == "packet":
         return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:",
                             low_latency, vnet_hdr)
@@ -143,23 +141,59 @@ def _ring_range(spec: PortSpec, nrings: int) -> tuple[int, int]:
     return 0, nrings
 
 
-def _open_xdp(spec: PortSpec, conf: dict, reason: str) -> Port:
-    info = checks.interface(spec.name)
-    if not info.exists:
-        raise OSError(errno.ENODEV, info.facts[0].sentence, spec.text)
-    # an XDP socket binds to a real queue: no more rings than the device has
-    queues = max(info.rx_queues, info.tx_queues, 1)
-    nrings = conf.get("tx_rings", conf.get("rx_rings", queues))
-    if nrings > queues:
-        raise OSError(errno.EINVAL, f"{spec.name} has {queues} queue(s); AF_XDP cannot bind "
-                      f"{nrings} (use packet:{spec.name} for more software rings)", spec.text)
+@dataclasses.dataclass(frozen=True)
+class _RingPlan:
+    """How an emulated backend lays out one port: rings in all, the bound range, the
+    slots a ring, directions; info is the interface (None for loop:)."""
+
+    info: checks.InterfaceInfo | None
+    nrings: int
+    first: int
+    count: int
+    slots: int
+    tx: bool
+    rx: bool
+
+
+def _ring_plan(spec: PortSpec, backend: str, conf: dict) -> _RingPlan:
+    """The one place open() and open_group() decide rings and slots for loop:,
+    AF_PACKET and AF_XDP ports."""
+    info = None
+    if backend == "loop":
+        nrings = conf.get("tx_rings", 1)
+    else:
+        info = checks.interface(spec.name)
+        if not info.exists:
+            raise OSError(errno.ENODEV, info.facts[0].sentence, spec.text)
+        queues = max(info.rx_queues, info.tx_queues, 1)
+        if backend == "xdp":
+            # an XDP socket binds to a real queue: no more rings than the device has
+            nrings = conf.get("tx_rings", conf.get("rx_rings", queues))
+            if nrings > queues:
+                raise OSError(errno.EINVAL, f"{spec.name} has {queues} queue(s); AF_XDP cannot "
+                              f"bind {nrings} (use packet:{spec.name} for more software rings)",
+                              spec.text)
+        else:
+            nrings = max(conf.get("tx_rings", 0), conf.get("rx_rings", 0), queues)
     first, count = _ring_range(spec, nrings)
     # the RX ring is all the buffering AF_XDP has (AF_PACKET has its kernel ring
     # besides ours): 8192 slots give a reader ~20 ms of slack at 400 kpps
-    slots = conf.get("tx_slots", DEFAULT_XDP_SLOTS)
-    tx = not spec.flags & constants.NR_RX_RINGS_ONLY
-    rx = not spec.flags & constants.NR_TX_RINGS_ONLY
-    return _core.open_xdp(spec, info.ifindex, nrings, first, count, tx, rx, slots, reason)
+    slots = conf.get("tx_slots", DEFAULT_XDP_SLOTS if backend == "xdp" else DEFAULT_SLOTS)
+    return _RingPlan(info, nrings, first, count, slots,
+                     tx=not spec.flags & constants.NR_RX_RINGS_ONLY,
+                     rx=not spec.flags & constants.NR_TX_RINGS_ONLY)
+
+
+def _rx_blocks(rx_ring_mb: int) -> int:
+    # 64 KiB blocks: at low rates the kernel hands over a block per millisecond with
+    # few frames in it, so the number of blocks is what buffers a slow reader
+    return max(8, rx_ring_mb * 16)
+
+
+def _open_xdp(spec: PortSpec, conf: dict, reason: str) -> Port:
+    r = _ring_plan(spec, "xdp", conf)
+    return _core.open_xdp(spec, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
+                          r.slots, reason)
 
 
 def _open_netmap(spec: PortSpec, conf: dict, accept_vnet_hdr: bool, reason: str,
@@ -182,9 +216,8 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
     if vnet_hdr not in (0, 10):
         raise OSError(errno.EOPNOTSUPP, "AF_PACKET carries 10-byte virtio-net headers, not "
                       f"{vnet_hdr}", spec.text)
-    info = checks.interface(spec.name)
-    if not info.exists:
-        raise OSError(errno.ENODEV, info.facts[0].sentence, spec.text)
+    if not checks.interface(spec.name).exists:
+        _ring_plan(spec, "packet", conf)            # says which interface is missing
     if os.geteuid() != 0:
         # the kernel would say EPERM at socket(); say what to do first
         try:
@@ -194,19 +227,11 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
             from .advice import advice
             raise PermissionError(errno.EPERM, advice("packet", errno.EPERM, "socket"),
                                   spec.text) from None
-    nrings = max(conf.get("tx_rings", 0), conf.get("rx_rings", 0),
-                 info.tx_queues, info.rx_queues, 1)
-    first, count = _ring_range(spec, nrings)
-    slots = conf.get("tx_slots", DEFAULT_SLOTS)
-    bs = buf_size or DEFAULT_BUF_SIZE
-    tx = not spec.flags & constants.NR_RX_RINGS_ONLY
-    rx = not spec.flags & constants.NR_TX_RINGS_ONLY
-    max_frame = info.mtu + 18  # TX frames only need the MTU (smaller frames: fewer pages)
-    # 64 KiB blocks: at low rates the kernel hands over a block per millisecond with
-    # few frames in it, so the number of blocks is what buffers a slow reader
-    blocks = max(8, rx_ring_mb * 16)
-    return _core.open_packet(spec, info.ifindex, nrings, first, count, tx, rx, slots, bs,
-                             max_frame, 64, blocks, reason, low_latency, vnet_hdr=vnet_hdr)
+    r = _ring_plan(spec, "packet", conf)
+    max_frame = r.info.mtu + 18  # TX frames only need the MTU (smaller frames: fewer pages)
+    return _core.open_packet(spec, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
+                             r.slots, buf_size or DEFAULT_BUF_SIZE, max_frame, 64,
+                             _rx_blocks(rx_ring_mb), reason, low_latency, vnet_hdr=vnet_hdr)
 
 
 def open_group(portspecs: list[str | PortSpec], *, slots: int | None = None,
@@ -244,38 +269,15 @@ def _open_emulated_group(specs, backend, slots, low_latency):
         if slots is not None:
             conf.setdefault("tx_slots", slots)
         _check_soft_rings(s, conf)
-        if backend == "loop":
-            n = conf.get("tx_rings", 1)
-            plans.append((s, None, n, *_ring_range(s, n), conf.get("tx_slots", DEFAULT_SLOTS)))
-            continue
-        info = checks.interface(s.name)
-        if not info.exists:
-            raise OSError(errno.ENODEV, info.facts[0].sentence, s.text)
-        queues = max(info.tx_queues, info.rx_queues, 1)
-        nrings = max(conf.get("tx_rings", 0), queues) if backend == "packet" else \
-            conf.get("tx_rings", queues)
-        first, count = _ring_range(s, nrings)
-        default = DEFAULT_XDP_SLOTS if backend == "xdp" else DEFAULT_SLOTS
-        plans.append((s, info, nrings, first, count, conf.get("tx_slots", default)))
-    bufsz, off = (4096, 256) if backend == "xdp" else (DEFAULT_BUF_SIZE, 0)
-    region = _core.build_group([(s.name, n, n, sl, sl) for s, _i, n, _f, _c, sl in plans],
-                               bufsz, off)
+        plans.append((s, _ring_plan(s, backend, conf)))
+    bufsz, off = _core.XDP_LAYOUT if backend == "xdp" else (DEFAULT_BUF_SIZE, 0)
+    region = _core.build_group([(s.name, r.nrings, r.nrings, r.slots, r.slots)
+                                for s, r in plans], bufsz, off)
     ports: list[Port] = []
     why = f"{backend} group: one region for {len(plans)} ports"
     try:
-        for k, (s, info, n, first, count, sl) in enumerate(plans):
-            tx = not s.flags & constants.NR_RX_RINGS_ONLY
-            rx = not s.flags & constants.NR_TX_RINGS_ONLY
-            if backend == "loop":
-                ports.append(_core.open_loop(s, n, sl, bufsz, why, shared=region, index=k,
-                                             first=first, count=count))
-            elif backend == "xdp":
-                ports.append(_core.open_xdp(s, info.ifindex, n, first, count, tx, rx, sl, why,
-                                            shared=region, index=k))
-            else:
-                ports.append(_core.open_packet(s, info.ifindex, n, first, count, tx, rx, sl,
-                                               bufsz, info.mtu + 18, 64, 128, why, low_latency,
-                                               shared=region, index=k))
+        for k, (s, r) in enumerate(plans):
+            ports.append(_open_member(s, r, backend, bufsz, why, region, k, low_latency))
     except BaseException:
         for p in ports:
             p.close()
@@ -283,6 +285,19 @@ def _open_emulated_group(specs, backend, slots, low_latency):
     finally:
         region.release()
     return ports
+
+
+def _open_member(s, r: _RingPlan, backend, bufsz, why, region, k, low_latency) -> Port:
+    """Port k of an emulated group, in the region laid out for all of them."""
+    if backend == "loop":
+        return _core.open_loop(s, r.nrings, r.slots, bufsz, why, shared=region, index=k,
+                               first=r.first, count=r.count)
+    if backend == "xdp":
+        return _core.open_xdp(s, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
+                              r.slots, why, shared=region, index=k)
+    return _core.open_packet(s, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
+                             r.slots, bufsz, r.info.mtu + 18, 64, _rx_blocks(8), why,
+                             low_latency, shared=region, index=k)
 
 
 def bridge(a: Port, b: Port, *, duration: float | None = None, burst: int = 512,

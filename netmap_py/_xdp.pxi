@@ -117,6 +117,9 @@ cdef struct xdp_priv:
     pollfd pfd[XDP_MAX_RINGS]
 
 
+XDP_LAYOUT = (XDP_CHUNK, XDP_DATA_OFF)  # open_group(): a UMEM chunk, where its frame starts
+
+
 cdef inline uint32_t _xdp_buf_of(uint64_t addr) noexcept nogil:
     return <uint32_t>(addr // XDP_CHUNK)
 
