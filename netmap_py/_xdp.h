@@ -1,16 +1,11 @@
-/* netmap_py's AF_XDP plumbing: the bpf() calls that load and attach our redirect
- * program (no libbpf, no clang), and the four single-producer/single-consumer
- * rings of an XDP socket (Documentation/networking/af_xdp.rst).  Used by _xdp.pxi. */
+/* netmap_py's AF_XDP plumbing: our redirect program and its XSKMAP (loaded and
+ * attached through nmpy_bpf.h: no libbpf, no clang), and the four
+ * single-producer/single-consumer rings of an XDP socket
+ * (Documentation/networking/af_xdp.rst).  Used by _xdp.pxi. */
 #ifndef NETMAP_PY_XDP_H
 #define NETMAP_PY_XDP_H
 
-#include <errno.h>
-#include <stdint.h>
-#include <string.h>
-#include <unistd.h>
-#include <sys/syscall.h>
-#include <linux/bpf.h>
-#include <linux/if_link.h>
+#include "nmpy_bpf.h"
 #include <linux/if_xdp.h>
 
 #ifndef AF_XDP
@@ -19,12 +14,6 @@
 #ifndef SOL_XDP
 #define SOL_XDP 283
 #endif
-
-static inline int nmpy_bpf(int cmd, union bpf_attr *attr)
-{
-    long rc = syscall(__NR_bpf, cmd, attr, sizeof(*attr));
-    return rc < 0 ? -errno : (int)rc;
-}
 
 /* An XSKMAP with one entry per queue: where the program sends each queue's frames. */
 static inline int nmpy_xskmap_create(uint32_t entries)
@@ -37,38 +26,6 @@ static inline int nmpy_xskmap_create(uint32_t entries)
     a.max_entries = entries;
     strncpy(a.map_name, "nmpy_xsks", sizeof(a.map_name) - 1);
     return nmpy_bpf(BPF_MAP_CREATE, &a);
-}
-
-static inline int nmpy_map_set(int map_fd, uint32_t key, uint32_t value)
-{
-    union bpf_attr a;
-    memset(&a, 0, sizeof(a));
-    a.map_fd = map_fd;
-    a.key = (uint64_t)(uintptr_t)&key;
-    a.value = (uint64_t)(uintptr_t)&value;
-    a.flags = BPF_ANY;
-    return nmpy_bpf(BPF_MAP_UPDATE_ELEM, &a);
-}
-
-/* Load an XDP program (insns: n instructions of 8 bytes); the fd or -errno.  With a
- * log buffer the verifier says why it refused. */
-static inline int nmpy_prog_load(const void *insns, uint32_t n, const char *name,
-                                 char *log, uint32_t log_size)
-{
-    union bpf_attr a;
-    memset(&a, 0, sizeof(a));
-    a.prog_type = BPF_PROG_TYPE_XDP;
-    a.insn_cnt = n;
-    a.insns = (uint64_t)(uintptr_t)insns;
-    a.license = (uint64_t)(uintptr_t)"Dual MIT/GPL";
-    a.expected_attach_type = BPF_XDP;
-    strncpy(a.prog_name, name, sizeof(a.prog_name) - 1);
-    if (log && log_size) {
-        a.log_buf = (uint64_t)(uintptr_t)log;
-        a.log_size = log_size;
-        a.log_level = 1;
-    }
-    return nmpy_bpf(BPF_PROG_LOAD, &a);
 }
 
 /* The program, five instructions:
@@ -96,18 +53,6 @@ static inline int nmpy_xdp_prog_load(int map_fd, char *log, uint32_t log_size)
     insns[4].imm = BPF_FUNC_redirect_map;
     insns[5].code = BPF_JMP | BPF_EXIT;
     return nmpy_prog_load(insns, 6, "nmpy_redirect", log, log_size);
-}
-
-/* Attach through a BPF link: closing the last fd (or dying) detaches the program. */
-static inline int nmpy_xdp_link(int prog_fd, int ifindex, uint32_t xdp_flags)
-{
-    union bpf_attr a;
-    memset(&a, 0, sizeof(a));
-    a.link_create.prog_fd = prog_fd;
-    a.link_create.target_ifindex = ifindex;
-    a.link_create.attach_type = BPF_XDP;
-    a.link_create.flags = xdp_flags;
-    return nmpy_bpf(BPF_LINK_CREATE, &a);
 }
 
 /* -- the socket's rings ---------------------------------------------------- */

@@ -15,6 +15,9 @@
 # UMEM.  Copy mode where the driver has no zero-copy support (veth), said in
 # Port.backend_reason.
 
+from netmap_py.bpf cimport nmpy_map_set, nmpy_xdp_attach
+
+
 cdef extern from "_xdp.h" nogil:
     struct xdp_desc:
         uint64_t addr
@@ -71,12 +74,9 @@ cdef extern from "_xdp.h" nogil:
     int XDP_SHARED_UMEM, XDP_COPY, XDP_ZEROCOPY, XDP_USE_NEED_WAKEUP, XDP_RING_NEED_WAKEUP
     unsigned long long XDP_PGOFF_RX_RING, XDP_PGOFF_TX_RING
     unsigned long long XDP_UMEM_PGOFF_FILL_RING, XDP_UMEM_PGOFF_COMPLETION_RING
-    unsigned int XDP_FLAGS_SKB_MODE, XDP_FLAGS_DRV_MODE
 
     int nmpy_xskmap_create(uint32_t entries)
-    int nmpy_map_set(int map_fd, uint32_t key, uint32_t value)
     int nmpy_xdp_prog_load(int map_fd, char *log, uint32_t log_size)
-    int nmpy_xdp_link(int prog_fd, int ifindex, uint32_t xdp_flags)
     uint32_t nmpy_xq_free(nmpy_xq *q)
     uint32_t nmpy_xq_ready(nmpy_xq *q)
     void nmpy_xq_produce(nmpy_xq *q, uint32_t n)

@@ -62,11 +62,9 @@ cdef _XdpProgram _xdp_attach(object spec, int ifindex, int queues):
         _raise(-rc, _xdp_hint(-rc, "load the XDP program")
                + (": " + lines[len(lines) - 1] if lines else ""), spec)
     prog.prog_fd = rc
-    rc = nmpy_xdp_link(prog.prog_fd, ifindex, XDP_FLAGS_DRV_MODE)
-    prog.mode = "native"
-    if rc < 0 and rc != -EBUSY:
-        rc = nmpy_xdp_link(prog.prog_fd, ifindex, XDP_FLAGS_SKB_MODE)
-        prog.mode = "generic"
+    cdef int native = 0
+    rc = nmpy_xdp_attach(prog.prog_fd, ifindex, 1, &native)
+    prog.mode = "native" if native else "generic"
     if rc < 0:
         if rc == -EBUSY:
             _raise(EBUSY, f"another XDP program is attached to {spec.name} (ip link show "

@@ -18,13 +18,14 @@ cdef extern from "<signal.h>" nogil:
     int pthread_sigmask(int how, const sigset_t *s, sigset_t *old)
     int SIG_BLOCK, SIG_SETMASK
 
+from netmap_py.bpf cimport nmpy_xdp_attach
+
+
 cdef extern from "_kgen.h" nogil:
     int kgen_map_create(uint32_t value_size)
     int kgen_prog_load(const void *insns, uint32_t n, char *log, uint32_t log_size)
     int kgen_run_live(int prog_fd, const void *frame, uint32_t length, uint32_t repeat,
                       uint32_t batch)
-    int nmpy_xdp_link(int prog_fd, int ifindex, uint32_t xdp_flags)
-    uint32_t XDP_FLAGS_SKB_MODE
     int kgen_run_once(int prog_fd, const void *frame, uint32_t length, void *out,
                       uint32_t out_size, uint32_t *retval)
 
@@ -74,7 +75,7 @@ cdef class KernelProgram:
         from . import kprog
         cdef char log[16384]
         cdef bytes code
-        cdef int rc
+        cdef int rc, native = 0
         size = kprog.state_size(frame)
         rc = kgen_map_create(size)
         if rc < 0:
@@ -103,8 +104,8 @@ cdef class KernelProgram:
         self.ifindex = ifindex
         self.instructions = len(code) // 8
         self.park_error = None
-        if park:
-            rc = nmpy_xdp_link(self.prog_fd, ifindex, XDP_FLAGS_SKB_MODE)
+        if park:                        # generic mode, as the docstring says
+            rc = nmpy_xdp_attach(self.prog_fd, ifindex, 0, &native)
             if rc < 0:
                 self.park_error = os.strerror(-rc)
             else:
@@ -238,10 +239,6 @@ cdef void _ktx_run(pg_ctx *t, uint64_t call_ns) noexcept nogil:
     t.end_ns = now_ns()
 
 
-cdef extern from "<linux/if_link.h>":
-    uint32_t XDP_FLAGS_DRV_MODE
-
-
 cdef class XdpAttachment:
     """An assembled XDP program attached to an interface through a BPF link (native
     mode, else generic), detached by close() or when the process ends.  The lab and
@@ -260,11 +257,11 @@ cdef class XdpAttachment:
             raise OSError(-rc, "the kernel rejected the XDP program: "
                           + (log.decode("utf-8", "replace").strip() or os.strerror(-rc)))
         self.prog_fd = rc
-        for flags, mode in ((XDP_FLAGS_DRV_MODE, "native"), (XDP_FLAGS_SKB_MODE, "generic")):
-            rc = nmpy_xdp_link(self.prog_fd, ifindex, flags)
-            if rc >= 0:
-                self.link_fd, self.mode = rc, mode
-                return
+        cdef int native = 0
+        rc = nmpy_xdp_attach(self.prog_fd, ifindex, 1, &native)
+        if rc >= 0:
+            self.link_fd, self.mode = rc, "native" if native else "generic"
+            return
         self.close()
         raise OSError(-rc, f"cannot attach the XDP program: {os.strerror(-rc)}")
 

@@ -1,10 +1,11 @@
 /* The kernel engine's system calls: a state map, the generated XDP program, and
  * BPF_PROG_RUN over a template, with live frames (transmitted) or once (a test run
- * that hands the rewritten frame back).  The bpf() wrapper is netmap_py's. */
+ * that hands the rewritten frame back).  bpf() as netmap_py does it (its public
+ * nmpy_bpf.h, through netmap_py.get_include()). */
 #ifndef PKTGEN_NM_KGEN_H
 #define PKTGEN_NM_KGEN_H
 
-#include "_xdp.h"
+#include "nmpy_bpf.h"
 
 /* One element, mmapable, so the counters are read without a system call. */
 static inline int kgen_map_create(uint32_t value_size)

@@ -15,6 +15,11 @@ USER_PYX = """
 # cython: language_level=3
 from netmap_py._core cimport Port, nmpy_port, nmpy_buf_cap
 from netmap_py.netmap cimport netmap_ring, NETMAP_TXRING, nm_ring_space
+from netmap_py.bpf cimport nmpy_prog_load
+
+def bad_prog():
+    # an empty program: the kernel refuses it (EINVAL), or bpf() is not allowed
+    return nmpy_prog_load(NULL, 0, "userext", NULL, 0)
 
 def tx_space(Port port):
     cdef nmpy_port *p = &port.c
@@ -64,6 +69,7 @@ def test_an_extension_cimports_the_installed_core(installed, tmp_path):
     assert r.returncode == 0, r.stdout + r.stderr
     check = ("import netmap_py, userext\n"
              f"assert netmap_py.__file__.startswith({str(site)!r}), netmap_py.__file__\n"
+             "assert userext.bad_prog() < 0\n"
              "with netmap_py.open('loop:a') as p:\n"
              "    print(userext.tx_space(p))\n")
     r = subprocess.run([sys.executable, "-c", check], cwd=tmp_path, env=env,
