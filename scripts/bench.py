@@ -226,6 +226,93 @@ def med(xs):
     return statistics.median(xs) if xs else float("nan")
 
 
+def bench_tx(lab, a, have_trafgen: bool) -> None:
+    rows = {"trafgen": [], "packet": [], "xdp": []}
+    for _ in range(a.rounds):
+        if have_trafgen:
+            rows["trafgen"].append(run_trafgen(lab, a.secs))
+        for b in ("packet", "xdp"):
+            rows[b].append(run_pktgen_tx(lab, b, a.secs))
+    base = med([r[0] for r in rows["trafgen"]]) if have_trafgen else None
+    print("| TX, 60-byte frames, one CPU | kpps (wire) | vs trafgen | user ns/packet |")
+    print("|---|---|---|---|")
+    if have_trafgen:
+        print(f"| trafgen (netsniff-ng) | {base / 1e3:.0f} | 1.00 | - |")
+    for b in ("packet", "xdp"):
+        pps = med([r[0] for r in rows[b]])
+        ratio = f"{pps / base:.2f}" if base else "n/a (trafgen missing)"
+        print(f"| pktgen-nm -i {b}: | {pps / 1e3:.0f} | {ratio} | "
+              f"{med([r[1] for r in rows[b]]):.1f} |")
+    print()
+
+
+def bench_rx(lab, a, have_sniff: bool) -> None:
+    recv = ["packet", "xdp"] + (["netsniff-ng"] if have_sniff else [])
+    for engine, what in (("ring", "pktgen-nm xdp tx"), ("kernel", "the kernel engine")):
+        rows = {r: [] for r in recv}
+        for _ in range(a.rounds):
+            for r in recv:
+                rows[r].append(run_rx(lab, r, a.secs, engine))
+        base = med([x[0] for x in rows["netsniff-ng"]]) if have_sniff else None
+        # on veth the receive path runs in the sender's softirq, so what a
+        # receiver costs the kernel lowers the load offered to it: show both
+        print(f"| RX, sender {what} at full speed | offered kpps | counted kpps | "
+              "counted/offered | counted vs netsniff-ng |")
+        print("|---|---|---|---|---|")
+        for r in recv:
+            got, off = med([x[0] for x in rows[r]]), med([x[1] for x in rows[r]])
+            name = "netsniff-ng" if r == "netsniff-ng" else f"pktgen-nm -f rx -i {r}:"
+            ratio = f"{got / base:.2f}" if base else "n/a"
+            print(f"| {name} | {off / 1e3:.0f} | {got / 1e3:.0f} | {got / off:.3f} | "
+                  f"{ratio} |")
+        print()
+
+
+def bench_kernel(a) -> None:
+    print()
+    with VethLab(tag="bk") as lab:
+        lab.wait_carrier()
+        sink = lab.xdp_sink("B", lab.dev_b)
+        try:
+            who = (["xdp-trafficgen"] if shutil.which("xdp-trafficgen") else []) + \
+                ["kernel", "ring"]
+            rows = {w: [] for w in who}
+            for _ in range(a.rounds):
+                for w in who:
+                    rows[w].append(run_kernel(lab, w, a.secs))
+        finally:
+            sink.terminate()
+            sink.wait()
+        names = {"xdp-trafficgen": "xdp-trafficgen (xdp-tools, 64-byte IPv6/UDP)",
+                 "kernel": "pktgen-nm --engine kernel -l 60",
+                 "ring": "pktgen-nm -i xdp: (ring engine) -l 60"}
+        k = med(rows["kernel"])
+        print("| TX, one CPU, into an XDP drop on the peer | kpps received | "
+              "kernel engine vs this |")
+        print("|---|---|---|")
+        for w in who:
+            v = med(rows[w])
+            print(f"| {names[w]} | {v / 1e3:.0f} | {k / v:.2f} |" if v else
+                  f"| {names[w]} | 0 (did not run) | - |")
+        print()
+
+
+def bench_bridge(a) -> None:
+    with VethLab(tag="bb", three=True) as lab3:
+        lab3.wait_carrier()
+        kinds = ["linux-bridge", "packet", "xdp"]
+        rows = {k: [] for k in kinds}
+        for _ in range(a.rounds):
+            for k in kinds:
+                rows[k].append(run_forward(lab3, k, a.secs))
+        base = med(rows["linux-bridge"])
+        print("\n| forwarding A -> B -> C, 60-byte frames | kpps reaching C | vs Linux bridge |")
+        print("|---|---|---|")
+        for k in kinds:
+            name = "Linux bridge device in B" if k == "linux-bridge" else f"nm-bridge -i {k}: -i {k}:"
+            print(f"| {name} | {med(rows[k]) / 1e3:.0f} | {med(rows[k]) / base:.2f} |")
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--secs", type=int, default=4)
@@ -256,43 +343,9 @@ def main() -> int:
     with VethLab(tag="bn") as lab:
         lab.wait_carrier()
         if "tx" in want:
-            rows = {"trafgen": [], "packet": [], "xdp": []}
-            for _ in range(a.rounds):
-                if have_trafgen:
-                    rows["trafgen"].append(run_trafgen(lab, a.secs))
-                for b in ("packet", "xdp"):
-                    rows[b].append(run_pktgen_tx(lab, b, a.secs))
-            base = med([r[0] for r in rows["trafgen"]]) if have_trafgen else None
-            print("| TX, 60-byte frames, one CPU | kpps (wire) | vs trafgen | user ns/packet |")
-            print("|---|---|---|---|")
-            if have_trafgen:
-                print(f"| trafgen (netsniff-ng) | {base / 1e3:.0f} | 1.00 | - |")
-            for b in ("packet", "xdp"):
-                pps = med([r[0] for r in rows[b]])
-                ratio = f"{pps / base:.2f}" if base else "n/a (trafgen missing)"
-                print(f"| pktgen-nm -i {b}: | {pps / 1e3:.0f} | {ratio} | "
-                      f"{med([r[1] for r in rows[b]]):.1f} |")
-            print()
+            bench_tx(lab, a, have_trafgen)
         if "rx" in want:
-            recv = ["packet", "xdp"] + (["netsniff-ng"] if have_sniff else [])
-            for engine, what in (("ring", "pktgen-nm xdp tx"), ("kernel", "the kernel engine")):
-                rows = {r: [] for r in recv}
-                for _ in range(a.rounds):
-                    for r in recv:
-                        rows[r].append(run_rx(lab, r, a.secs, engine))
-                base = med([x[0] for x in rows["netsniff-ng"]]) if have_sniff else None
-                # on veth the receive path runs in the sender's softirq, so what a
-                # receiver costs the kernel lowers the load offered to it: show both
-                print(f"| RX, sender {what} at full speed | offered kpps | counted kpps | "
-                      "counted/offered | counted vs netsniff-ng |")
-                print("|---|---|---|---|---|")
-                for r in recv:
-                    got, off = med([x[0] for x in rows[r]]), med([x[1] for x in rows[r]])
-                    name = "netsniff-ng" if r == "netsniff-ng" else f"pktgen-nm -f rx -i {r}:"
-                    ratio = f"{got / base:.2f}" if base else "n/a"
-                    print(f"| {name} | {off / 1e3:.0f} | {got / 1e3:.0f} | {got / off:.3f} | "
-                          f"{ratio} |")
-                print()
+            bench_rx(lab, a, have_sniff)
         if "python" in want:
             import bench_python
             print(bench_python.table(lab, a.secs, a.rounds) + "\n")
@@ -306,46 +359,9 @@ def main() -> int:
                           f"{med([r[1] for r in res]) / 1e3:.0f} | "
                           f"{med([r[2] for r in res]) / 1e3:.0f} |")
     if "kernel" in want:
-        print()
-        with VethLab(tag="bk") as lab:
-            lab.wait_carrier()
-            sink = lab.xdp_sink("B", lab.dev_b)
-            try:
-                who = (["xdp-trafficgen"] if shutil.which("xdp-trafficgen") else []) + \
-                    ["kernel", "ring"]
-                rows = {w: [] for w in who}
-                for _ in range(a.rounds):
-                    for w in who:
-                        rows[w].append(run_kernel(lab, w, a.secs))
-            finally:
-                sink.terminate()
-                sink.wait()
-            names = {"xdp-trafficgen": "xdp-trafficgen (xdp-tools, 64-byte IPv6/UDP)",
-                     "kernel": "pktgen-nm --engine kernel -l 60",
-                     "ring": "pktgen-nm -i xdp: (ring engine) -l 60"}
-            k = med(rows["kernel"])
-            print("| TX, one CPU, into an XDP drop on the peer | kpps received | "
-                  "kernel engine vs this |")
-            print("|---|---|---|")
-            for w in who:
-                v = med(rows[w])
-                print(f"| {names[w]} | {v / 1e3:.0f} | {k / v:.2f} |" if v else
-                      f"| {names[w]} | 0 (did not run) | - |")
-            print()
+        bench_kernel(a)
     if "bridge" in want:
-        with VethLab(tag="bb", three=True) as lab3:
-            lab3.wait_carrier()
-            kinds = ["linux-bridge", "packet", "xdp"]
-            rows = {k: [] for k in kinds}
-            for _ in range(a.rounds):
-                for k in kinds:
-                    rows[k].append(run_forward(lab3, k, a.secs))
-            base = med(rows["linux-bridge"])
-            print("\n| forwarding A -> B -> C, 60-byte frames | kpps reaching C | vs Linux bridge |")
-            print("|---|---|---|")
-            for k in kinds:
-                name = "Linux bridge device in B" if k == "linux-bridge" else f"nm-bridge -i {k}: -i {k}:"
-                print(f"| {name} | {med(rows[k]) / 1e3:.0f} | {med(rows[k]) / base:.2f} |")
+        bench_bridge(a)
     return 0
 
 
