@@ -274,10 +274,11 @@ def _open_emulated_group(specs, backend, slots, low_latency):
     region = _core.build_group([(s.name, r.nrings, r.nrings, r.slots, r.slots)
                                 for s, r in plans], bufsz, off)
     ports: list[Port] = []
-    why = f"{backend} group: one region for {len(plans)} ports"
+    g = _Group(backend, bufsz, f"{backend} group: one region for {len(plans)} ports", region,
+               low_latency)
     try:
         for k, (s, r) in enumerate(plans):
-            ports.append(_open_member(s, r, backend, bufsz, why, region, k, low_latency))
+            ports.append(_open_member(g, k, s, r))
     except BaseException:
         for p in ports:
             p.close()
@@ -287,17 +288,28 @@ def _open_emulated_group(specs, backend, slots, low_latency):
     return ports
 
 
-def _open_member(s, r: _RingPlan, backend, bufsz, why, region, k, low_latency) -> Port:
+@dataclasses.dataclass(frozen=True)
+class _Group:
+    """What every port of an emulated group shares."""
+
+    backend: str
+    bufsz: int
+    why: str
+    region: object
+    low_latency: bool
+
+
+def _open_member(g: _Group, k: int, s: PortSpec, r: _RingPlan) -> Port:
     """Port k of an emulated group, in the region laid out for all of them."""
-    if backend == "loop":
-        return _core.open_loop(s, r.nrings, r.slots, bufsz, why, shared=region, index=k,
+    if g.backend == "loop":
+        return _core.open_loop(s, r.nrings, r.slots, g.bufsz, g.why, shared=g.region, index=k,
                                first=r.first, count=r.count)
-    if backend == "xdp":
+    if g.backend == "xdp":
         return _core.open_xdp(s, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
-                              r.slots, why, shared=region, index=k)
+                              r.slots, g.why, shared=g.region, index=k)
     return _core.open_packet(s, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
-                             r.slots, bufsz, r.info.mtu + 18, 64, _rx_blocks(8), why,
-                             low_latency, shared=region, index=k)
+                             r.slots, g.bufsz, r.info.mtu + 18, 64, _rx_blocks(8), g.why,
+                             g.low_latency, shared=g.region, index=k)
 
 
 def bridge(a: Port, b: Port, *, duration: float | None = None, burst: int = 512,

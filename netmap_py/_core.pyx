@@ -134,6 +134,23 @@ cdef int _emu_poll(nmpy_port *p, int events, int timeout_ms, pollfd *pfd,
     return 0
 
 
+cdef void _bind_range(nmpy_port *p, int nrings, int first, int count, bint tx,
+                      bint rx) noexcept:
+    """Bind rings [first, first+count) of an emulated port in the directions asked:
+    the netmap_if hides every other ring (ring_ofs 0) and the range says which."""
+    cdef netmap_if *nifp = p.nifp
+    cdef int k
+    for k in range(nrings):
+        if not tx or k < first or k >= first + count:
+            nifp.ring_ofs[k] = 0
+        if not rx or k < first or k >= first + count:
+            nifp.ring_ofs[nrings + k] = 0
+    p.first_tx_ring = first if tx else nrings
+    p.last_tx_ring = first + count - 1 if tx else nrings - 1
+    p.first_rx_ring = first if rx else nrings
+    p.last_rx_ring = first + count - 1 if rx else nrings - 1
+
+
 include "_loop.pxi"
 include "_packet.pxi"
 include "_netmap.pxi"

@@ -417,16 +417,7 @@ def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bi
         reg._release()
         raise
     # unbound rings keep offset 0, as netmap marks them (facts 1.5)
-    cdef netmap_if *nifp = port.c.nifp
-    for k in range(nrings):
-        if not tx or k < first or k >= first + count:
-            nifp.ring_ofs[k] = 0
-        if not rx or k < first or k >= first + count:
-            nifp.ring_ofs[nrings + k] = 0
-    port.c.first_tx_ring = first if tx else nrings
-    port.c.last_tx_ring = first + count - 1 if tx else nrings - 1
-    port.c.first_rx_ring = first if rx else nrings
-    port.c.last_rx_ring = first + count - 1 if rx else nrings - 1
+    _bind_range(&port.c, nrings, first, count, tx, rx)
     port.c.fd = pp.rx[0].fd if rx else pp.tx[0].fd
     port.c.txsync, port.c.rxsync, port.c.poll = _pkt_txsync, _pkt_rxsync, _pkt_poll
     port.zero_copy = False

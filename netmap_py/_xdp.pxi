@@ -409,6 +409,25 @@ cdef int _xdp_bind(xdp_ring *q, int ifindex, int queue, int first_fd, uint16_t m
 include "_xdp_prog.pxi"
 
 
+cdef bint _xdp_bind_queue(xdp_ring *q, int ifindex, int first_fd, bint try_zc,
+                          object spec) except -1:
+    """Bind q to its queue: sharing first_fd's UMEM where there is one (its mode), else
+    zero-copy where try_zc and the driver allows, else copy mode.  True: zero-copy."""
+    cdef int rc = -1
+    cdef bint zc = try_zc
+    if first_fd >= 0:
+        rc = _xdp_bind(q, ifindex, q.queue, first_fd, 0)
+    else:
+        if try_zc:
+            rc = _xdp_bind(q, ifindex, q.queue, first_fd, XDP_ZEROCOPY)
+        if rc:
+            zc = False
+            rc = _xdp_bind(q, ifindex, q.queue, first_fd, XDP_COPY)
+    if rc:
+        _raise(-rc, _xdp_hint(-rc, f"bind the AF_XDP socket to queue {q.queue}"), spec)
+    return zc
+
+
 def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
              uint32_t slots, str reason, bint force_copy=False, shared=None, int index=0):
     """Open queues [first, first+count) of an interface through AF_XDP sockets."""
@@ -450,17 +469,9 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
             rc = _xdp_socket(&xp.q[k], xp.umem, reg.nbufs * XDP_CHUNK, slots, rx, tx, first_fd)
             if rc:
                 _raise(-rc, _xdp_hint(-rc, "set up the AF_XDP socket"), spec)
-            rc = -1
-            if first_fd >= 0:
-                rc = _xdp_bind(&xp.q[k], ifindex, first + k, first_fd, 0)
-            else:
-                if not force_copy:
-                    rc = _xdp_bind(&xp.q[k], ifindex, first + k, first_fd, XDP_ZEROCOPY)
-                if rc:
-                    zc = False
-                    rc = _xdp_bind(&xp.q[k], ifindex, first + k, first_fd, XDP_COPY)
-            if rc:
-                _raise(-rc, _xdp_hint(-rc, f"bind the AF_XDP socket to queue {first + k}"), spec)
+            # the first socket of a UMEM picks the mode; the others share it
+            zc = _xdp_bind_queue(&xp.q[k], ifindex, first_fd,
+                                 zc if first_fd >= 0 else zc and not force_copy, spec)
             if first_fd < 0:
                 first_fd = xp.q[k].fd
                 reg.umem_fd, reg.umem_zc = first_fd, zc
@@ -476,16 +487,7 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
         hold.release()
         reg._release()
         raise
-    cdef netmap_if *nifp = port.c.nifp
-    for k in range(nrings):
-        if not tx or k < first or k >= first + count:
-            nifp.ring_ofs[k] = 0
-        if not rx or k < first or k >= first + count:
-            nifp.ring_ofs[nrings + k] = 0
-    port.c.first_tx_ring = first if tx else nrings
-    port.c.last_tx_ring = first + count - 1 if tx else nrings - 1
-    port.c.first_rx_ring = first if rx else nrings
-    port.c.last_rx_ring = first + count - 1 if rx else nrings - 1
+    _bind_range(&port.c, nrings, first, count, tx, rx)
     port.c.fd = xp.q[0].fd
     port.c.txsync, port.c.rxsync, port.c.poll = _xdp_txsync, _xdp_rxsync, _xdp_poll
     port.zero_copy = zc

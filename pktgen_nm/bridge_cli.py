@@ -10,7 +10,7 @@ import sys
 import netmap_py
 
 from .args import Parser, UsageError, check_ranges, guarded, number, version_line, whole
-from .bridging import DIRECTIONS, BridgeRun, open_pair
+from .bridging import DIRECTIONS, BridgeOptions, BridgeRun, open_pair
 from .plan import wait_carrier
 from .report import log, norm
 
@@ -73,8 +73,9 @@ def run(argv) -> int:
     try:
         for info in infos:
             wait_carrier(info, o.w)
-        br = BridgeRun(a, b, burst=o.b, copy=o.copy, drop_udp_port=o.drop_udp_port,
-                       duration=o.duration, interval=o.T / 1000, how=how, owned=False)
+        opts = BridgeOptions(burst=o.b, copy=o.copy, drop_udp_port=o.drop_udp_port,
+                             duration=o.duration, interval=o.T / 1000)
+        br = BridgeRun(a, b, opts, how, owned=False)
         mode = "zero-copy (buffer swaps)" if br.zero_copy else "copying"
         log(f"bridge {a.spec} <-> {b.spec}: {a.backend}/{b.backend}, {how}, {mode}")
         log(f"{a.spec}: {a.backend_reason}")

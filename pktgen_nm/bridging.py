@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 
 import netmap_py
 
@@ -38,22 +39,37 @@ def open_pair(specs) -> tuple:
     return a, b, f"separate regions ({why})"
 
 
+@dataclass(frozen=True)
+class BridgeOptions:
+    """burst: slots per batch; copy: copy even where buffers could be swapped;
+    drop_udp_port: the built-in C filter; duration (s, 0: until stop()); interval:
+    seconds between intervals()."""
+
+    burst: int = 512
+    copy: bool = False
+    drop_udp_port: int | None = None
+    duration: float = 0.0
+    interval: float = 1.0
+
+    def __post_init__(self):
+        if not isinstance(self.burst, int) or not 1 <= self.burst <= 65536:
+            raise ValueError(f"burst={self.burst!r}: give 1 to 65536")
+        if self.duration < 0 or self.interval <= 0:
+            raise ValueError("duration must be >= 0 and interval > 0 (seconds)")
+
+
 class BridgeRun:
     """nm-bridge's work: start(), intervals() (a dict per direction: pkts, bytes,
-    batches, dropped), stop(), join() -> result; a context manager like Run."""
+    batches, dropped), stop(), join() -> result; a context manager like Run.  owned:
+    join() closes the ports."""
 
-    def __init__(self, a, b, *, burst: int = 512, copy: bool = False,
-                 drop_udp_port: int | None = None, duration: float = 0.0,
-                 interval: float = 1.0, how: str = "", owned: bool = True):
-        if not isinstance(burst, int) or not 1 <= burst <= 65536:
-            raise ValueError(f"burst={burst!r}: give 1 to 65536")
-        if duration < 0 or interval <= 0:
-            raise ValueError("duration must be >= 0 and interval > 0 (seconds)")
+    def __init__(self, a, b, opts: BridgeOptions = BridgeOptions(), how: str = "",
+                 owned: bool = True):
         self.a, self.b, self.how, self._owned = a, b, how, owned
-        self.duration, self.interval = duration, interval
-        self.br = netmap_py.Bridge(a, b, burst=burst, copy=copy)
-        if drop_udp_port is not None:
-            self.br.drop_udp_port(drop_udp_port)
+        self.duration, self.interval = opts.duration, opts.interval
+        self.br = netmap_py.Bridge(a, b, burst=opts.burst, copy=opts.copy)
+        if opts.drop_udp_port is not None:
+            self.br.drop_udp_port(opts.drop_udp_port)
         self.errors: list[BaseException] = []
         self.result: dict | None = None
         self._t: threading.Thread | None = None
@@ -130,11 +146,12 @@ class BridgeRun:
 
 
 def bridge(port_a: str, port_b: str, **kw) -> BridgeRun:
-    """Open both ports and start forwarding between them (see BridgeRun)."""
+    """Open both ports and start forwarding between them; kw: BridgeOptions."""
+    opts = BridgeOptions(**kw)          # checked before anything opens
     specs = [netmap_py.PortSpec.parse(p) for p in (port_a, port_b)]
     a, b, how = open_pair(specs)
     try:
-        return BridgeRun(a, b, how=how, **kw).start()
+        return BridgeRun(a, b, opts, how).start()
     except BaseException:
         a.close()
         b.close()

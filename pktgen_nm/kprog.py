@@ -80,27 +80,7 @@ def build(frame: Frame, *, ifindex: int, map_fd: int, randomize=(False, False),
     a.jmp(bpf.JNE, R2, LOOPBACK_IFINDEX, "pass", imm=True)
     a.mov(R6, R1)                              # ctx
     # 1. random draws first: helper calls clobber r1-r5
-    slot = 0
-    rand_slot = {}
-    for f in varying:
-        if f[5]:
-            slot += 8
-            a.call(bpf.FUNC_GET_PRANDOM_U32)
-            a.stx(8, R10, -slot, R0)
-            rand_slot[f[0]] = -slot
-    len_slot = 0
-    if len_varies:
-        slot += 8
-        len_slot = -slot
-        a.call(bpf.FUNC_GET_PRANDOM_U32)
-        a.mod(R0, max_len - min_len + 1, imm=True)
-        a.add(R0, min_len, imm=True)
-        a.stx(8, R10, len_slot, R0)
-        a.mov(R2, R0)
-        a.sub(R2, max_len, imm=True)           # trim the template to this length
-        a.mov(R1, R6)
-        a.call(bpf.FUNC_XDP_ADJUST_TAIL)
-        a.jmp(bpf.JNE, R0, 0, "abort", imm=True)
+    rand_slot, len_slot = _draws(a, varying, min_len, max_len)
     # 2. the packet, bounds checked once for every byte we write
     need = max(frame.udp_off + 8, pay + 4 if seq else 0)
     a.ldx(4, R7, R6, bpf.XDP_MD_DATA)
@@ -118,6 +98,58 @@ def build(frame: Frame, *, ifindex: int, map_fd: int, randomize=(False, False),
     _const(a, R2, udp_const)
     _const(a, R3, ip_const)
     # 4. the varying fields, in odometer order
+    _fields(a, varying, rand_slot)
+    if seq:
+        a.mov(R4, R6)
+        _low32(a, R4)
+        _store_be(a, 4, pay, R4)
+        _add_sum(a, 4, R4, R2, None)
+    # 5. lengths
+    if len_varies:
+        _lengths(a, frame, len_slot)
+    # 6. checksums
+    _fold(a, R2)
+    a.xor(R2, 0xFFFF, imm=True)
+    a.jmp(bpf.JNE, R2, 0, "udp_ok", imm=True)
+    a.mov(R2, 0xFFFF, imm=True)               # UDP sends a zero sum as 0xffff
+    a.label("udp_ok")
+    _store_be(a, 2, frame.udp_off + 6, R2)
+    if ip_varies:
+        _fold(a, R3)
+        a.xor(R3, 0xFFFF, imm=True)
+        _store_be(a, 2, frame.ip_off + 10, R3)
+    return _finish(a, frame, ifindex, len_varies)
+
+
+def _draws(a: bpf.Asm, varying, min_len: int, max_len: int) -> tuple[dict, int]:
+    """Draw the random fields' values and a random length (trimming the template to
+    it) into stack slots: ({field offset: slot}, the length's slot or 0)."""
+    slot = 0
+    rand_slot = {}
+    for f in varying:
+        if f[5]:
+            slot += 8
+            a.call(bpf.FUNC_GET_PRANDOM_U32)
+            a.stx(8, R10, -slot, R0)
+            rand_slot[f[0]] = -slot
+    if min_len == max_len:
+        return rand_slot, 0
+    slot += 8
+    a.call(bpf.FUNC_GET_PRANDOM_U32)
+    a.mod(R0, max_len - min_len + 1, imm=True)
+    a.add(R0, min_len, imm=True)
+    a.stx(8, R10, -slot, R0)
+    a.mov(R2, R0)
+    a.sub(R2, max_len, imm=True)           # trim the template to this length
+    a.mov(R1, R6)
+    a.call(bpf.FUNC_XDP_ADJUST_TAIL)
+    a.jmp(bpf.JNE, R0, 0, "abort", imm=True)
+    return rand_slot, -slot
+
+
+def _fields(a: bpf.Asm, varying, rand_slot: dict) -> None:
+    """Each varying field from the index in r0 (odometer order) or its random draw,
+    stored big-endian and added to the UDP (r2) and IPv4 (r3) sums."""
     for off, width, lo, hi, in_ip, rnd in varying:
         span = hi - lo + 1
         if rnd:
@@ -138,47 +170,33 @@ def build(frame: Frame, *, ifindex: int, map_fd: int, randomize=(False, False),
             a.add(R4, R5)
         _store_be(a, width, off, R4)
         _add_sum(a, width, R4, R2, R3 if in_ip else None)
-    if seq:
-        a.mov(R4, R6)
-        _low32(a, R4)
-        _store_be(a, 4, pay, R4)
-        _add_sum(a, 4, R4, R2, None)
-    # 5. lengths
-    if len_varies:
-        a.ldx(8, R4, R10, len_slot)
+
+
+def _lengths(a: bpf.Asm, frame: Frame, len_slot: int) -> None:
+    """A random length's UDP and IP length fields, its sums and byte count."""
+    pay, max_len = frame.payload_off, frame.max_len
+    a.ldx(8, R4, R10, len_slot)
+    a.mov(R5, R4)
+    a.sub(R5, frame.udp_off, imm=True)     # UDP length
+    a.mov(R1, R5)
+    a.lsh(R1, 1, imm=True)
+    a.add(R2, R1)
+    _store_be(a, 2, frame.udp_off + 4, R5)
+    if frame.family == 4:
         a.mov(R5, R4)
-        a.sub(R5, frame.udp_off, imm=True)     # UDP length
-        a.mov(R1, R5)
-        a.lsh(R1, 1, imm=True)
-        a.add(R2, R1)
-        _store_be(a, 2, frame.udp_off + 4, R5)
-        if frame.family == 4:
-            a.mov(R5, R4)
-            a.sub(R5, frame.ip_off, imm=True)  # IPv4 total length
-            a.add(R3, R5)
-            _store_be(a, 2, frame.ip_off + 2, R5)
-        else:
-            _store_be(a, 2, frame.ip_off + 4, R5)   # IPv6 payload length
-        a.mov(R1, R4)
-        a.sub(R1, pay, imm=True)
-        a.jmp(bpf.JGT, R1, max_len - pay, "abort", imm=True)
-        a.lsh(R1, 2, imm=True)
-        a.add(R1, R9)
-        a.ldx(4, R1, R1, STATE_PSUM)
-        a.add(R2, R1)
-        a.atomic_add(8, R9, STATE_BYTES, R4)
-    # 6. checksums
-    _fold(a, R2)
-    a.xor(R2, 0xFFFF, imm=True)
-    a.jmp(bpf.JNE, R2, 0, "udp_ok", imm=True)
-    a.mov(R2, 0xFFFF, imm=True)               # UDP sends a zero sum as 0xffff
-    a.label("udp_ok")
-    _store_be(a, 2, frame.udp_off + 6, R2)
-    if ip_varies:
-        _fold(a, R3)
-        a.xor(R3, 0xFFFF, imm=True)
-        _store_be(a, 2, frame.ip_off + 10, R3)
-    return _finish(a, frame, ifindex, len_varies)
+        a.sub(R5, frame.ip_off, imm=True)  # IPv4 total length
+        a.add(R3, R5)
+        _store_be(a, 2, frame.ip_off + 2, R5)
+    else:
+        _store_be(a, 2, frame.ip_off + 4, R5)   # IPv6 payload length
+    a.mov(R1, R4)
+    a.sub(R1, pay, imm=True)
+    a.jmp(bpf.JGT, R1, max_len - pay, "abort", imm=True)
+    a.lsh(R1, 2, imm=True)
+    a.add(R1, R9)
+    a.ldx(4, R1, R1, STATE_PSUM)
+    a.add(R2, R1)
+    a.atomic_add(8, R9, STATE_BYTES, R4)
 
 
 def _finish(a: bpf.Asm, frame: Frame, ifindex: int, len_varies: bool) -> Generator:
