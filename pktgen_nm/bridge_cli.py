@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
 
 import netmap_py
@@ -96,7 +97,9 @@ def _warn_host_offload(specs) -> None:
 
 
 def _loop(o, br: BridgeRun) -> int:
+    """Forward and report until the duration, Ctrl-C or SIGTERM; then the summary."""
     interrupted = False
+    prev = signal.signal(signal.SIGTERM, _term)
     br.start()
     try:
         for iv in br.intervals():
@@ -105,13 +108,23 @@ def _loop(o, br: BridgeRun) -> int:
         interrupted = True
         log("received control-C on thread main")
     finally:
-        br.stop()           # every way out stops and joins the bridge before the
-        try:                # caller closes its ports
+        # every way out stops and joins the bridge before the caller closes its
+        # ports; a second signal meanwhile must not cut the summary short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        old_int = signal.signal(signal.SIGINT, signal.SIG_IGN)
+        br.stop()
+        try:
             final = br.join()
             error = None
         except BaseException as e:
             final, error = br.result, e
+        signal.signal(signal.SIGINT, old_int)
+        signal.signal(signal.SIGTERM, prev)
     return _final(o, dict(final, interrupted=interrupted), error)
+
+
+def _term(signum, frame):
+    raise KeyboardInterrupt             # SIGTERM ends the bridge as Ctrl-C does
 
 
 def _interval_line(o, iv: dict) -> None:

@@ -110,3 +110,19 @@ def test_bad_input_one_line():
     r = subprocess.run([sys.executable, "-m", "pktgen_nm.bridge_cli", "-i", "loop:x"],
                        capture_output=True, text=True, env=ENV)
     assert r.returncode == 2 and r.stderr.count("\n") == 1 and "exactly two ports" in r.stderr
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_ends_the_bridge_with_its_summary(lab3, sig):
+    """Ctrl-C or SIGTERM while forwarding: the final summary per direction, exit 0."""
+    br = start_bridge(lab3, "xdp")
+    mac_c = lab3.mac("C", lab3.dev_c)
+    r = pktgen(lab3, "A", ["-i", f"xdp:{lab3.dev_a}", "-f", "tx", "-n", "5000", "-D", mac_c,
+                           "-R", "50000", "-w", "0"])
+    assert r.returncode == 0, r.stderr
+    br.send_signal(sig)
+    bout, berr = br.communicate(timeout=30)
+    assert br.returncode == 0, berr
+    final = json.loads(bout.strip().splitlines()[-1])
+    assert final["type"] == "final" and final["interrupted"] is True, final
+    assert final["a_to_b"]["pkts"] >= 5000 and "interrupted before start" not in berr
