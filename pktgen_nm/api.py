@@ -17,13 +17,14 @@ happens.  Bad arguments raise ValueError (or TypeError), ports OSError with errn
 from __future__ import annotations
 
 import dataclasses
+import os
 import time
 from dataclasses import dataclass
 
 import netmap_py
 
 from . import _engine, runner
-from .plan import KERNEL_MAX_FRAME
+from .plan import KERNEL_MAX_FRAME, directed
 from .results import SCHEMA, Interval, Result
 from .traffic import Traffic
 
@@ -106,10 +107,8 @@ class Run:
             if self._o.engine == "kernel":
                 self._core.job.threads = self._o.threads
                 self._core.start([], self._open_kernel(), _engine, kernel=self._kernel)
-                self._last = (0, 0, 0, time.monotonic())
-                return self
-            frames = self._open()
-            self._core.start(self._ports, frames, _engine)
+            else:
+                self._core.start(self._ports, self._open(), _engine)
         except BaseException:
             self._core.cancel()
             self._core.join()
@@ -121,7 +120,7 @@ class Run:
     def _open(self) -> list:
         """Open the port (one per thread, a ring each); the template of each thread."""
         o = self._o
-        spec = _directed(netmap_py.PortSpec.parse(o.port), o.func)
+        spec = directed(netmap_py.PortSpec.parse(o.port), o.func)
         specs = [spec] if o.threads == 1 else [spec.with_ring(i) for i in range(o.threads)]
         rings = {} if o.threads == 1 else {"rings": o.threads}
         frames = (o.traffic.frames_for(o.func, o.threads, _mac_of(spec)) if o.traffic
@@ -242,18 +241,13 @@ class Run:
 
     def _result(self) -> Result:
         pk, by, ev = self.totals()
-        starts = [w.start_ns for w in self._workers if w.started]
-        ends = [w.end_ns for w in self._workers if w.started]
-        secs = (max(ends) - min(starts)) / 1e9 if starts and max(ends) > min(starts) else 0.0
-        seq = rtt = None
+        secs = self._core.seconds()
+        seq = self._core.sequence() if self._o.func == "rxseq" else None
+        rtt = None
         w0 = self._workers[0]
-        if self._o.func == "rxseq":
-            st = [w.seq_stats() for w in self._workers]
-            seq = {k: sum(s[k] for s in st) for k in st[0]}
         if self._o.func == "ping":
             from .report import rtt_lines
             rtt = rtt_lines(w0.rtt(), w0.sample()[0])[1]
-        import os
         errors = [str(e) for e in self._core.errors if e is not None]
         errors += [os.strerror(w.error) for w in self._workers if w.error]
         cpu = [self._core.cpu[i] for i in sorted(self._core.cpu)]
@@ -263,26 +257,15 @@ class Run:
                       cpu=cpu or None, errors=errors)
 
 
-def _directed(spec, func: str):
-    """Senders bind TX rings only and receivers RX rings only (an AF_XDP sender then
-    attaches no program); monitors and host rings take no direction flag."""
-    from netmap_py import constants as C
-    if spec.is_monitor or spec.mode in (C.NR_REG_SW, C.NR_REG_NIC_SW, C.NR_REG_ONE_SW):
-        return spec
-    if func in ("tx", "txseq"):
-        return dataclasses.replace(spec, flags=spec.flags | C.NR_TX_RINGS_ONLY)
-    if func in ("rx", "rxseq"):
-        return dataclasses.replace(spec, flags=spec.flags | C.NR_RX_RINGS_ONLY)
-    return spec
-
-
 def _mac_of(spec) -> bytes:
     """The interface's MAC (pkt-gen's default source address), zeros without one."""
     if spec.ifname is None or spec.backend == "loop":
         return bytes(6)
     from netmap_py import checks
+
+    from . import packet as P
     mac = checks.interface(spec.ifname).mac
-    return bytes.fromhex(mac.replace(":", "")) if mac else bytes(6)
+    return P.parse_mac(mac) if mac else bytes(6)
 
 
 def _run(func: str, port: str, traffic=None, **kw) -> Run:

@@ -355,9 +355,7 @@ def _final(o: _Out, run: Run, wire0: dict, interrupted: bool) -> int:
                 shown += 1
         if shown < pkts:
             say(f"(-X: dumped the first {shown} of {pkts} packets)")
-    starts = [w.start_ns for w in run.workers if w.started]
-    ends = [w.end_ns for w in run.workers if w.started]
-    seconds = (max(ends) - min(starts)) / 1e9 if starts and ends else 0.0
+    seconds = run.seconds()
     result = {"function": pl.func, "port": str(pl.spec),
               "backend": run.backend,
               "pkts": pkts, "bytes": nbytes, "events": events, "seconds": round(seconds, 6),
@@ -374,8 +372,7 @@ def _final(o: _Out, run: Run, wire0: dict, interrupted: bool) -> int:
     if pl.func == "pong":
         say(f"Replied to {pkts} packets ({nbytes} bytes) in {seconds:.2f} seconds.")
     if pl.func == "rxseq":
-        st = [w.seq_stats() for w in run.workers]
-        agg = {k: sum(s[k] for s in st) for k in st[0]}
+        agg = run.sequence()
         say(f"Sequence: {agg['received']} checked, {agg['lost']} lost, {agg['reordered']} "
             f"reordered, {agg['duplicated']} duplicated, {agg['short']} too short")
         result["sequence"] = agg

@@ -248,13 +248,18 @@ class Frame:
         return self.ip_off + (8 if src else 24)
 
 
+def headers_len(family: int) -> int:
+    """Ethernet + IPv4 or IPv6 + UDP: the shortest frame pkt-gen builds."""
+    return ETH_LEN + (IP4_LEN if family == 4 else IP6_LEN) + UDP_LEN
+
+
 def build_frame(length: int, *, min_length: int | None = None, family: int = 4,
                 src: Range | None = None, dst: Range | None = None,
                 src_mac: bytes = b"\0" * 6, dst_mac: bytes = b"\xff" * 6,
                 vhdr: int = 0, payload: bytes = PAYLOAD) -> Frame:
     """pkt-gen's default UDP frame of ``length`` bytes (no CRC, no virtio header)."""
     ip_len = IP4_LEN if family == 4 else IP6_LEN
-    hdrs = ETH_LEN + ip_len + UDP_LEN
+    hdrs = headers_len(family)
     lo_len = length if min_length is None else min_length
     if lo_len < hdrs or length < hdrs:
         raise BadArgument(f"frame length {min(lo_len, length)} is too small for Ethernet + "

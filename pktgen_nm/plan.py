@@ -136,7 +136,7 @@ def plan(opts: argparse.Namespace) -> Plan:
         src_mac = P.parse_mac(opts.S, "-S MAC") if opts.S else None
     except P.BadArgument as e:
         raise UsageError(str(e)) from None
-    hdrs = P.ETH_LEN + (P.IP4_LEN if family == 4 else P.IP6_LEN) + P.UDP_LEN
+    hdrs = P.headers_len(family)
     if func in SENDERS + ("ping",) and min_len < hdrs and not opts.P:
         raise UsageError(f"bad -l {min_len}: an IPv{family}/UDP frame needs at least {hdrs} "
                          f"bytes (and txseq/ping {hdrs + 4}+)")
@@ -303,16 +303,21 @@ def wait_carrier(info: checks.InterfaceInfo | None, secs: float) -> None:
         time.sleep(0.05)
 
 
-def open_ports(pl: Plan) -> list:
-    spec = pl.spec
+def directed(spec: PortSpec, func: str) -> PortSpec:
+    """Senders bind TX rings only and receivers RX rings only (an AF_XDP sender then
+    attaches no program).  No direction flag for a monitor (it refuses one) or host
+    rings (it would stop netmap from taking what the host stack sends)."""
     if spec.is_monitor or spec.mode in (C.NR_REG_SW, C.NR_REG_NIC_SW, C.NR_REG_ONE_SW):
-        # no direction flag: a monitor refuses one, and with host rings it would stop
-        # netmap from taking what the host stack sends
-        pass
-    elif pl.func in SENDERS:
-        spec = dataclasses.replace(spec, flags=spec.flags | C.NR_TX_RINGS_ONLY)
-    elif pl.func in RECEIVERS:
-        spec = dataclasses.replace(spec, flags=spec.flags | C.NR_RX_RINGS_ONLY)
+        return spec
+    if func in SENDERS:
+        return dataclasses.replace(spec, flags=spec.flags | C.NR_TX_RINGS_ONLY)
+    if func in RECEIVERS:
+        return dataclasses.replace(spec, flags=spec.flags | C.NR_RX_RINGS_ONLY)
+    return spec
+
+
+def open_ports(pl: Plan) -> list:
+    spec = directed(pl.spec, pl.func)
     ports = []
     try:
         low_latency = pl.func in ("ping", "pong")

@@ -122,6 +122,17 @@ class Run:
             pk, by, ev = pk + a, by + b, ev + c
         return pk, by, ev
 
+    def seconds(self) -> float:
+        """First packet of any thread to the last one's end (0 before any started)."""
+        starts = [w.start_ns for w in self.workers if w.started]
+        ends = [w.end_ns for w in self.workers if w.started]
+        return (max(ends) - min(starts)) / 1e9 if starts and max(ends) > min(starts) else 0.0
+
+    def sequence(self) -> dict:
+        """rxseq's verdict summed over the threads."""
+        st = [w.seq_stats() for w in self.workers]
+        return {k: sum(s[k] for s in st) for k in st[0]}
+
     def take_interval(self) -> tuple[int | None, list]:
         """End the report interval on every worker: (summed min_space or None when no
         thread saw a ring, each thread's RTT (count, sum, min, max))."""

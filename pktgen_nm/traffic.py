@@ -54,7 +54,7 @@ class Traffic:
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
                 raise TypeError(f"{name} must be an integer, not {type(v).__name__}")
         lo = self.length if self.min_length is None else self.min_length
-        hdrs = P.ETH_LEN + (P.IP4_LEN if self.family == 4 else P.IP6_LEN) + P.UDP_LEN
+        hdrs = P.headers_len(self.family)
         if not hdrs <= lo <= self.length <= P.MAX_FRAME:
             raise ValueError(f"length {self.length} (min_length {lo}): an IPv{self.family}/UDP "
                              f"frame takes {hdrs} to {P.MAX_FRAME} bytes, min_length <= length")
@@ -73,7 +73,7 @@ class Traffic:
             if func != "tx":
                 raise ValueError(f"frames of your own are sent with send() (tx), not {func}")
             return [(None, [bytes(f) for f in self.frames])] * threads
-        hdrs = P.ETH_LEN + (P.IP4_LEN if self.family == 4 else P.IP6_LEN) + P.UDP_LEN
+        hdrs = P.headers_len(self.family)
         lo = self.length if self.min_length is None else self.min_length
         if func in ("txseq", "ping") and lo < hdrs + 12:
             raise ValueError(f"{func} needs frames of {hdrs + 12} bytes at least")
