@@ -21,7 +21,7 @@ from .portspec import PortSpec
 try:
     from . import _core
     from ._bridge import Bridge
-    from ._core import Port, Ring, Slot, same_region
+    from ._core import Port, Ring, Slot, same_region, wait
 except ImportError as e:  # pragma: no cover - only without a build
     raise ImportError(
         "netmap_py's compiled core is missing: install with 'pip install .' (or run "
@@ -35,7 +35,7 @@ def get_include() -> str:
     ``cimport netmap_py._core``: ``Extension(..., include_dirs=[netmap_py.get_include()])``."""
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
 __all__ = ["get_include", "open", "open_group", "bridge", "Bridge", "PortSpec", "Port", "Ring", "Slot",
-           "same_region", "checks", "constants", "POLLIN", "POLLOUT"]
+           "same_region", "wait", "checks", "constants", "POLLIN", "POLLOUT"]
 
 POLLIN, POLLOUT = 0x1, 0x4
 DEFAULT_SLOTS = 1024

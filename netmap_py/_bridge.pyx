@@ -14,7 +14,7 @@ Hooks for looking at packets:
 from libc.stdint cimport uint8_t, uint16_t, uint32_t
 from libc.string cimport memset
 
-from netmap_py._core cimport Port, nmpy_check_slots, nmpy_port
+from netmap_py._core cimport Port, nmpy_check_slots, nmpy_port, nmpy_wait
 from netmap_py.netmap cimport (
     netmap_ring, netmap_slot, nm_ring_next, nm_ring_space, nm_move_slot, NETMAP_BUF,
     NETMAP_TXRING, NETMAP_RXRING,
@@ -22,9 +22,7 @@ from netmap_py.netmap cimport (
 
 from netmap_py._core import same_region
 
-from libc.errno cimport errno
-
-from netmap_py.linux cimport EINTR, POLLIN, poll, pollfd
+from netmap_py.linux cimport EINTR, POLLIN, POLLOUT
 
 
 cdef int udp_port_filter(const char *buf, uint32_t L, void *arg) noexcept nogil:
@@ -103,32 +101,44 @@ cdef int sync_both(br_ctx *c) noexcept nogil:
     return 0
 
 
-cdef int wait_both(br_ctx *c, pollfd *pfd, int timeout_ms) noexcept nogil:
-    """Sleep until either port may have something (or the timeout); a failed poll()
-    other than a signal ends the bridge with its errno (-1)."""
-    cdef int k
-    for k in range(2):
-        pfd[k].fd, pfd[k].events, pfd[k].revents = c.p[k].fd, POLLIN, 0
-    if poll(pfd, 2, timeout_ms) < 0 and errno != EINTR:
-        c.error = errno
+cdef bint rx_pending(nmpy_port *s) noexcept nogil:
+    cdef int i
+    for i in range(s.first_rx_ring, s.last_rx_ring + 1):
+        if nm_ring_space(NETMAP_RXRING(s.nifp, i)):
+            return True
+    return False
+
+
+cdef int wait_both(br_ctx *c, int timeout_ms) noexcept nogil:
+    """Sleep until either direction can move (or the timeout), in one wait over both
+    ports' descriptors: a direction whose source still holds frames waits for room on
+    its destination, the others for frames.  A failure other than a signal ends the
+    bridge with its errno (-1)."""
+    cdef int ev[2]
+    cdef int rev[2]
+    cdef int d, rc
+    ev[0] = ev[1] = 0
+    for d in range(2):
+        if rx_pending(c.p[d]):
+            ev[1 - d] |= POLLOUT
+        else:
+            ev[d] |= POLLIN
+    rc = nmpy_wait(c.p, 2, ev, rev, timeout_ms)
+    if rc < 0 and rc != -EINTR:
+        c.error = -rc
         return -1
     return 0
 
 
 cdef void bridge_loop(br_ctx *c, int timeout_ms) noexcept nogil:
-    cdef pollfd pfd[2]
-    cdef int k, moved, rc
-    # nmpy_port.fd covers the first ring only: with more, wake up often to look
-    for k in range(2):
-        if c.p[k].last_rx_ring > c.p[k].first_rx_ring and timeout_ms > 1:
-            timeout_ms = 1
+    cdef int moved, rc
     while not c.cancel:
         rc = sync_both(c)
         if rc:
             c.error = -rc
             return
         moved = pass_once(c, 0) + pass_once(c, 1)
-        if moved == 0 and wait_both(c, pfd, timeout_ms) < 0:
+        if moved == 0 and wait_both(c, timeout_ms) < 0:
             return
 
 
@@ -183,7 +193,6 @@ cdef class Bridge:
             raise OSError(self.c.error, "the bridge's port failed", f"{self.a.spec} <-> {self.b.spec}")
 
     cdef _run_with_callback(self, int timeout_ms):
-        cdef pollfd pfd[2]
         cdef int k, d, moved, rc
         cdef nmpy_port *s
         cdef nmpy_port *dst
@@ -234,7 +243,7 @@ cdef class Bridge:
                         % (dst.last_tx_ring - dst.first_tx_ring + 1)), n, &kv[0])
             if moved == 0:
                 with nogil:
-                    rc = wait_both(&self.c, pfd, timeout_ms)
+                    rc = wait_both(&self.c, timeout_ms)
                 if rc < 0:
                     return
 

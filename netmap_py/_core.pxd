@@ -7,11 +7,15 @@ what NIOCTXSYNC, NIOCRXSYNC and poll() do on a netmap file descriptor.  A loop
 written over ``nmpy_port`` and ``netmap_ring`` runs unchanged on every backend.
 """
 from libc.stdint cimport int64_t, uint16_t, uint32_t, uint64_t
+from netmap_py.linux cimport POLLERR, POLLIN, POLLNVAL, POLLOUT, poll, pollfd
 from netmap_py.netmap cimport netmap_if, netmap_ring, netmap_slot, NETMAP_TXRING, NETMAP_RXRING
 
 ctypedef int (*nmpy_sync_fn)(nmpy_port *p) noexcept nogil
 ctypedef int (*nmpy_poll_fn)(nmpy_port *p, int events, int timeout_ms) noexcept nogil
 ctypedef void (*nmpy_close_fn)(nmpy_port *p) noexcept nogil
+# the descriptors a sleep for `events` watches: up to `room` pollfds written, their
+# number returned (0: the port has nothing to sleep on, as loop: has not)
+ctypedef int (*nmpy_fds_fn)(nmpy_port *p, int events, pollfd *out, int room) noexcept nogil
 
 cdef struct nmpy_port:
     int fd                      # pollable descriptor (netmap fd or first socket)
@@ -35,6 +39,22 @@ cdef struct nmpy_port:
     # bytes a buffer holds when less than nr_buf_size (the stride): AF_XDP keeps 256
     # bytes of headroom in each chunk
     uint32_t buf_cap
+    nmpy_fds_fn fds             # what nmpy_wait() sleeps on for this port
+
+cdef enum:
+    NMPY_WAIT_FDS = 512         # descriptors one nmpy_wait() sleeps on, over its ports
+
+
+cdef extern from "<errno.h>" nogil:
+    int _wait_errno "errno"
+
+cdef extern from "<time.h>" nogil:
+    ctypedef long time_t
+    struct timespec:
+        time_t tv_sec
+        long tv_nsec
+    int clock_gettime(int clk, timespec *ts)
+    int CLOCK_MONOTONIC
 
 
 cdef inline uint32_t nmpy_buf_cap(nmpy_port *p, const netmap_ring *r) noexcept nogil:
@@ -73,6 +93,62 @@ cdef inline int nmpy_check_slots(nmpy_port *p) noexcept nogil:
             if nmpy_buf(p, r, r.slot[j].buf_idx, 0) == NULL:
                 return -22
     return 0
+
+
+cdef inline int64_t nmpy_now_ms() noexcept nogil:
+    cdef timespec ts
+    clock_gettime(CLOCK_MONOTONIC, &ts)
+    return <int64_t>ts.tv_sec * 1000 + ts.tv_nsec // 1000000
+
+
+cdef inline int nmpy_ready(nmpy_port **ports, int n, const int *events,
+                           int *revents) noexcept nogil:
+    """Sync each port and look, as its poll() with no wait: how many are ready, or
+    -errno."""
+    cdef int k, rc, ready = 0
+    for k in range(n):
+        rc = ports[k].poll(ports[k], events[k], 0)
+        if rc < 0:
+            return rc
+        revents[k] = rc
+        ready += 1 if rc else 0
+    return ready
+
+
+cdef inline int nmpy_wait(nmpy_port **ports, int n, const int *events, int *revents,
+                          int timeout_ms) noexcept nogil:
+    """One wait over several ports of any backends: each is synced and looked at as
+    its poll() does (revents[k] set); only while none is ready does it sleep, in one
+    poll() over all their descriptors merged.  Returns how many ports are ready (0
+    once timeout_ms passed; -1: no limit), or -errno (-EINTR when a signal came).  A port without descriptors
+    (loop:) makes it look again every 1 ms, since nothing outside the process wakes it."""
+    cdef pollfd pfd[NMPY_WAIT_FDS]
+    cdef int k, rc, nf, step
+    cdef bint blind
+    cdef int64_t deadline = nmpy_now_ms() + timeout_ms, left
+    while True:
+        rc = nmpy_ready(ports, n, events, revents)
+        if rc != 0 or timeout_ms == 0:
+            return rc
+        left = -1 if timeout_ms < 0 else deadline - nmpy_now_ms()
+        if timeout_ms > 0 and left <= 0:
+            return 0
+        nf, blind = 0, False
+        for k in range(n):
+            rc = 0 if ports[k].fds == NULL else ports[k].fds(ports[k], events[k], &pfd[nf],
+                                                             NMPY_WAIT_FDS - nf)
+            blind = blind or rc == 0
+            nf += rc
+        step = <int>left if left < 0x7fffffff else 0x7fffffff
+        if blind and (step < 0 or step > 1):
+            step = 1
+        for k in range(nf):
+            pfd[k].revents = 0
+        if poll(pfd, nf, step) < 0:
+            return -_wait_errno        # -EINTR on a signal: the caller decides
+        for k in range(nf):
+            if pfd[k].revents & (POLLERR | POLLNVAL):
+                return -6      # ENXIO: a descriptor went away under the wait
 
 
 cdef inline netmap_ring *nmpy_txring(nmpy_port *p, uint32_t i) noexcept nogil:

@@ -156,6 +156,7 @@ include "_packet.pxi"
 include "_netmap.pxi"
 include "_xdp.pxi"
 include "_batch.pxi"
+include "_wait.pxi"
 
 
 # -- buffer views -------------------------------------------------------------
@@ -235,8 +236,11 @@ cdef class Port:
             # a forgotten close(): say so (tests run with warnings as errors), then
             # release what the port holds all the same
             try:
-                name = "a port" if self.spec is None else f"port {self.spec}"
-                _warnings.warn(f"{name} was never closed; call close() or use "
+                try:
+                    name = "port " + self.spec.__str__()
+                except Exception:       # at interpreter exit, or with no spec
+                    name = "a port"
+                _warnings.warn(name + " was never closed; call close() or use "
                                "'with netmap_py.open(...)'", ResourceWarning)
             finally:                    # as warnings-as-errors, reported as unraisable
                 self._teardown()

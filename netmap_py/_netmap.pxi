@@ -25,6 +25,14 @@ cdef int _nm_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
     return pfd.revents
 
 
+cdef int _nm_fds(nmpy_port *p, int events, pollfd *out, int room) noexcept nogil:
+    """netmap's one descriptor covers every ring the port binds."""
+    if room < 1:
+        return 0
+    out[0].fd, out[0].events = p.fd, <short>events
+    return 1
+
+
 cdef void _nm_destroy(nmpy_port *p) noexcept nogil:
     if p.fd >= 0:
         close(p.fd)
@@ -132,6 +140,7 @@ def open_netmap(spec, uint64_t extra_flags=0, str reason="", share_spec=None, co
     port.c.nifp = <netmap_if *>(region.mem + reg.nr_offset)
     _nm_ring_ranges(&port.c)
     port.c.txsync, port.c.rxsync, port.c.poll = _nm_txsync, _nm_rxsync, _nm_poll
+    port.c.fds = _nm_fds
     port.zero_copy = True
     _opened(port, region)
     return port

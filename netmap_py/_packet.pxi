@@ -221,18 +221,27 @@ cdef int _pkt_rxsync(nmpy_port *p) noexcept nogil:
     return 0
 
 
-cdef int _pkt_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
+cdef int _pkt_fds(nmpy_port *p, int events, pollfd *out, int room) noexcept nogil:
+    """The ring sockets a wait for events sleeps on."""
     cdef pkt_priv *pp = <pkt_priv *>p.priv
     cdef int k, n = 0
     if events & POLLOUT:
         for k in range(pp.ntx):
-            pp.pfd[n].fd, pp.pfd[n].events = pp.tx[k].fd, POLLOUT
-            n += 1
+            if n < room:
+                out[n].fd, out[n].events = pp.tx[k].fd, POLLOUT
+                n += 1
     if events & POLLIN:
         for k in range(pp.nrx):
-            pp.pfd[n].fd, pp.pfd[n].events = pp.rx[k].fd, POLLIN
-            n += 1
-    return _emu_poll(p, events, timeout_ms, pp.pfd, n)
+            if n < room:
+                out[n].fd, out[n].events = pp.rx[k].fd, POLLIN
+                n += 1
+    return n
+
+
+cdef int _pkt_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
+    cdef pkt_priv *pp = <pkt_priv *>p.priv
+    return _emu_poll(p, events, timeout_ms, pp.pfd, _pkt_fds(p, events, pp.pfd,
+                                                             2 * PKT_MAX_RINGS))
 
 
 cdef void _pkt_close_ring(pkt_ring *s) noexcept nogil:
@@ -420,6 +429,7 @@ def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bi
     _bind_range(&port.c, nrings, first, count, tx, rx)
     port.c.fd = pp.rx[0].fd if rx else pp.tx[0].fd
     port.c.txsync, port.c.rxsync, port.c.poll = _pkt_txsync, _pkt_rxsync, _pkt_poll
+    port.c.fds = _pkt_fds
     port.zero_copy = False
     _opened(port, reg)
     return port

@@ -303,14 +303,22 @@ cdef int _xdp_rxsync(nmpy_port *p) noexcept nogil:
     return 0
 
 
+cdef int _xdp_fds(nmpy_port *p, int events, pollfd *out, int room) noexcept nogil:
+    """The queue sockets a wait for events sleeps on (one per bound queue)."""
+    cdef xdp_priv *xp = <xdp_priv *>p.priv
+    cdef int k, n = 0
+    cdef short ev = (POLLIN if events & POLLIN and xp.rx else 0) | \
+        (POLLOUT if events & POLLOUT and xp.tx else 0)
+    for k in range(xp.n):
+        if n < room and ev:
+            out[n].fd, out[n].events = xp.q[k].fd, ev
+            n += 1
+    return n
+
+
 cdef int _xdp_poll(nmpy_port *p, int events, int timeout_ms) noexcept nogil:
     cdef xdp_priv *xp = <xdp_priv *>p.priv
-    cdef int k
-    for k in range(xp.n):
-        xp.pfd[k].fd = xp.q[k].fd
-        xp.pfd[k].events = (POLLIN if events & POLLIN and xp.rx else 0) | \
-                           (POLLOUT if events & POLLOUT and xp.tx else 0)
-    return _emu_poll(p, events, timeout_ms, xp.pfd, xp.n)
+    return _emu_poll(p, events, timeout_ms, xp.pfd, _xdp_fds(p, events, xp.pfd, XDP_MAX_RINGS))
 
 
 cdef void _xdp_unmap(nmpy_xq *q) noexcept nogil:
@@ -490,6 +498,7 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
     _bind_range(&port.c, nrings, first, count, tx, rx)
     port.c.fd = xp.q[0].fd
     port.c.txsync, port.c.rxsync, port.c.poll = _xdp_txsync, _xdp_rxsync, _xdp_poll
+    port.c.fds = _xdp_fds
     port.zero_copy = zc
     port._hold = hold
     prog_mode = hold.prog.mode if hold.prog is not None else None
