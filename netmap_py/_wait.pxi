@@ -4,6 +4,7 @@
 
 import time as _time
 
+
 def wait(ports, int events=POLLIN, int timeout_ms=-1):
     """Sync every port and wait until at least one is ready for events (POLLIN,
     POLLOUT or both), at most timeout_ms (-1: no limit, 0: do not sleep).  ports is a
