@@ -92,19 +92,39 @@ class Run:
         self._o = opts
         self._ports: list = []
         self._kernel = None
+        self._given = None              # over(): (frames) of ports the caller opened
         self._core = runner.Run(runner.Job(
             func=opts.func, count=opts.count, duration=opts.duration, rate=opts.rate,
             exit_on_idle=opts.exit_on_idle, seed=opts.seed, burst=opts.burst,
             randomize=opts.traffic.randomize if opts.traffic else (False, False)))
         self.result: Result | None = None
+        self.interval_rtt = (0, 0, 0, 0)    # ping: the last interval's (count, sum, min, max)
         self._last = (0, 0, 0, time.monotonic())
+
+    @classmethod
+    def over(cls, job: runner.Job, ports: list, frames: list, *, port: str,
+             kernel=None, interval: float = 1.0) -> Run:
+        """A run over ports (or a kernel program) the caller opened and closes: what a
+        front-end that checks and opens ports itself (pktgen-nm) starts.  job says
+        what each engine thread does, frames[i] is thread i's template."""
+        self = cls.__new__(cls)
+        self._o = _Options(job.func, port, count=job.count, duration=job.duration,
+                           rate=job.rate, interval=interval, threads=max(1, len(ports)))
+        self._ports, self._kernel, self._given = list(ports), kernel, list(frames)
+        self._core = runner.Run(job)
+        self.result = None
+        self.interval_rtt = (0, 0, 0, 0)
+        self._last = (0, 0, 0, time.monotonic())
+        return self
 
     # -- life -----------------------------------------------------------------------
     def start(self) -> Run:
         if self._core.workers:
             raise RuntimeError("this run was started already")
         try:
-            if self._o.engine == "kernel":
+            if self._given is not None:
+                self._core.start(self._ports, self._given, _engine, kernel=self._kernel)
+            elif self._o.engine == "kernel":
                 self._core.job.threads = self._o.threads
                 self._core.start([], self._open_kernel(), _engine, kernel=self._kernel)
             else:
@@ -153,6 +173,21 @@ class Run:
     def _workers(self) -> list:
         return self._core.workers
 
+    @property
+    def workers(self) -> list:
+        """The engine's Worker of each thread (captured frames, RTT samples)."""
+        return self._core.workers
+
+    @property
+    def ports(self) -> list:
+        """The run's open ports (none once it closed them, or on the kernel engine)."""
+        return list(self._ports)
+
+    @property
+    def errors(self) -> list:
+        """[(thread, exception)] of the threads that ended on an error."""
+        return [(i, e) for i, e in enumerate(self._core.errors) if e is not None]
+
     def alive(self) -> bool:
         return self._core.alive()
 
@@ -162,6 +197,14 @@ class Run:
     def join(self, timeout: float | None = None) -> Result:
         """Wait for the end (stop() first to end it now); the ports are closed then.
         Raises what a worker raised, once the ports are closed."""
+        self.finish(timeout)
+        errors = [e for _, e in self.errors]
+        if errors:
+            raise errors[0]
+        return self.result
+
+    def finish(self, timeout: float | None = None) -> Result:
+        """join() that leaves a worker's exception in errors instead of raising it."""
         deadline = None if timeout is None else time.monotonic() + timeout
         for t in self._core.threads:
             t.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
@@ -170,12 +213,11 @@ class Run:
         if self.result is None and self._workers:
             self.result = self._result()
             self._close()
-        errors = [e for e in self._core.errors if e is not None]
-        if errors:
-            raise errors[0]
         return self.result
 
     def _close(self) -> None:
+        if self._given is not None:     # over(): the caller's ports
+            return
         for p in self._ports:
             p.close()
         self._ports = []
@@ -234,10 +276,12 @@ class Run:
         now = time.monotonic()
         self._last = (pk, by, ev, now)
         secs = max(now - t0, 1e-9)
-        space, _ = self._core.take_interval()
-        n, events = pk - p0, ev - e0
-        return Interval(int(secs * 1e6), n, by - b0, events, n / secs, 8 * (by - b0) / secs,
-                        round(n / events, 2) if events else 0.0, space)
+        space, rtts = self._core.take_interval()
+        self.interval_rtt = rtts[0] if rtts else (0, 0, 0, 0)
+        from .report import Interval as Line
+        line = Line(pk - p0, by - b0, ev - e0, int(secs * 1e6), space)
+        return Interval(line.usec, line.pkts, line.bytes, line.events, line.pps(), line.bps(),
+                        round(line.avg_batch(), 2), space)
 
     def _result(self) -> Result:
         pk, by, ev = self.totals()

@@ -13,12 +13,11 @@ import json
 import os
 import signal
 import sys
-import time
 
 from netmap_py import checks
 
+from . import api
 from . import packet as P
-from . import results
 from .args import Parser, UsageError, guarded, number, version_line, whole
 from .plan import (
     DUMP_MAX,
@@ -43,7 +42,7 @@ from .plan import (
     wait_carrier,
 )
 from .report import Interval, Reporter, dump_lines, log, rtt_lines, summary
-from .runner import Job, Run, kernel_drops
+from .runner import Job, kernel_drops
 
 PROG = "pktgen-nm"
 __all__ = ["kernel_drops", "kernel_unfit", "main", "number_ranges", "plan", "wait_carrier"]
@@ -276,13 +275,14 @@ def _run_ports(o: _Out, ports, engine, kernel=None, frame=None) -> int:
     frame = _announce_frame(o, frame, T)
     wait_carrier(info, pl.wait)
     log("Ready...")
-    run = Run(job(opts, pl))
+    frames = thread_flows(opts, pl, info, frame, T) if kernel is None else [frame] * T
+    run = api.Run.over(job(opts, pl), ports, frames, port=str(pl.spec),
+                       kernel=kernel[0] if kernel else None, interval=opts.T / 1000)
     wire0 = checks.wire_counters(info.name) if info is not None else {}
     interrupted = False
     prev_sig = _install_sigterm()
     try:
-        frames = thread_flows(opts, pl, info, frame, T) if kernel is None else [frame] * T
-        run.start(ports, frames, engine, kernel=kernel[0] if kernel else None)
+        run.start()
         _report(o, run, wire0, T)
     except KeyboardInterrupt:
         interrupted = True
@@ -290,51 +290,36 @@ def _run_ports(o: _Out, ports, engine, kernel=None, frame=None) -> int:
     finally:
         # whatever ended the loop (done, Ctrl-C, a broken pipe, a bug), the threads
         # stop and are joined before the caller closes the ports under them
-        run.cancel()
-        run.join()
+        run.stop()
+        run.finish()
         signal.signal(signal.SIGTERM, prev_sig)
     return _final(o, run, wire0, interrupted)
 
 
-def _report(o: _Out, run: Run, wire0: dict, T: int) -> None:
+def _report(o: _Out, run: api.Run, wire0: dict, T: int) -> None:
     """An interval line (and the wire's, ping's, JSON) every -T ms until the run ends."""
     opts, pl, info, normalize, json_out = o.opts, o.pl, o.info, o.normalize, o.json_out
     rep = Reporter(normalize=normalize, framing_bits=192 if opts.B else 0,
                    window=opts.A or bool(opts.o & OPT_PPS_STATS), threads=T)
-    last = time.monotonic()
-    prev = (0, 0, 0)
     wprev = dict(wire0)
-    while True:
-        deadline = last + opts.T / 1000
-        while run.alive() and time.monotonic() < deadline:
-            time.sleep(min(0.05, max(0.0, deadline - time.monotonic())))
-        now = time.monotonic()
-        usec = int((now - last) * 1e6)
-        if usec < 10000 and run.alive():
-            continue
-        cur = run.totals()
-        space, rtts = run.take_interval()
-        iv = Interval(cur[0] - prev[0], cur[1] - prev[1], cur[2] - prev[2], usec, space)
-        log(rep.line(iv), func="main_thread")
+    for iv in run.intervals():
+        line = Interval(iv.pkts, iv.bytes, iv.events, iv.usec, iv.min_space)
+        log(rep.line(line), func="main_thread")
         wire = checks.wire_counters(info.name) if info is not None else {}
         wd = {k: wire[k] - wprev.get(k, 0) for k in wire}
         if wd:
-            secs = usec / 1e6
+            secs = iv.usec / 1e6
             log(f"wire {info.name}: tx {norm_pps(wd.get('tx_packets', 0), secs, normalize)} "
                 f"rx {norm_pps(wd.get('rx_packets', 0), secs, normalize)} "
                 f"drops tx {wd.get('tx_dropped', 0)} rx {wd.get('rx_dropped', 0)}",
                 func="main_thread")
         if pl.func == "ping":
-            cnt, tot, mn, _mx = rtts[0]
+            cnt, tot, mn, _mx = run.interval_rtt
             log(f"count {cnt} RTT: min {mn} av {tot // cnt if cnt else 0} ns",
                 func="ping_body")
         if json_out:
-            _json(results.Interval(usec, iv.pkts, iv.bytes, iv.events, iv.pps(),
-                                   iv.bps(rep.framing_bits), round(iv.avg_batch(), 2),
-                                   iv.min_space, wd).to_dict())
-        prev, wprev, last = cur, wire, now
-        if not run.alive():
-            break
+            _json(dataclasses.replace(iv, bps=line.bps(rep.framing_bits), wire=wd).to_dict())
+        wprev = wire
 
 
 def norm_pps(n: int, secs: float, normalize: bool) -> str:
@@ -342,71 +327,76 @@ def norm_pps(n: int, secs: float, normalize: bool) -> str:
     return f"{norm(n / secs if secs else 0, normalize)}pps"
 
 
-def _final(o: _Out, run: Run, wire0: dict, interrupted: bool) -> int:
-    opts, pl, info, normalize, json_out, say = (o.opts, o.pl, o.info, o.normalize,
-                                                o.json_out, o.say)
-    pkts, nbytes, events = run.totals()
+def _final(o: _Out, run: api.Run, wire0: dict, interrupted: bool) -> int:
+    opts, pl, json_out, say = o.opts, o.pl, o.json_out, o.say
+    res = run.result or api.Result(pl.func, str(pl.spec), "", 0, 0, 0, 0.0, 0.0)
     if pl.dump and not json_out:
-        shown = 0
-        for w in run.workers:
-            for _, ring, slot, buf, flags, data in w.captured_slots()[:DUMP_MAX]:
-                for line in dump_lines(ring, slot, buf, flags, data):
-                    say(line)
-                shown += 1
-        if shown < pkts:
-            say(f"(-X: dumped the first {shown} of {pkts} packets)")
-    seconds = run.seconds()
-    result = {"function": pl.func, "port": str(pl.spec),
-              "backend": run.backend,
-              "pkts": pkts, "bytes": nbytes, "events": events, "seconds": round(seconds, 6),
-              "pps": pkts / seconds if seconds else 0, "interrupted": interrupted}
+        _dump(run.workers, res.pkts, say)
+    extra: dict = {"interrupted": interrupted}
     if pl.func in VERB:
-        for line in summary(VERB[pl.func], pkts, nbytes, events, seconds, normalize,
-                            192 if opts.B else 0):
+        for line in summary(VERB[pl.func], res.pkts, res.bytes, res.events, res.seconds,
+                            o.normalize, 192 if opts.B else 0):
             say(line)
     if pl.func == "ping" and run.workers:
-        lines, rtt = rtt_lines(run.workers[0].rtt(), pkts)
+        lines, extra["rtt"] = rtt_lines(run.workers[0].rtt(), res.pkts)
         for line in lines:
             say(line)
-        result["rtt"] = rtt
     if pl.func == "pong":
-        say(f"Replied to {pkts} packets ({nbytes} bytes) in {seconds:.2f} seconds.")
-    if pl.func == "rxseq":
-        agg = run.sequence()
+        say(f"Replied to {res.pkts} packets ({res.bytes} bytes) in {res.seconds:.2f} seconds.")
+    if pl.func == "rxseq" and res.sequence:
+        agg = res.sequence
         say(f"Sequence: {agg['received']} checked, {agg['lost']} lost, {agg['reordered']} "
             f"reordered, {agg['duplicated']} duplicated, {agg['short']} too short")
-        result["sequence"] = agg
+    extra.update(_final_counters(o, run, res, wire0))
+    failed = run.errors
+    for i, e in failed:
+        msg = e.strerror if isinstance(e, OSError) else str(e)
+        log(f"ouch, thread {i} exited with error: {msg}")
+    if json_out:
+        extra["errors"] = [str(e) for _, e in failed]
+        _json(dataclasses.replace(res, **extra).to_dict())
+    return 1 if failed else 0
+
+
+def _dump(workers, pkts: int, say) -> None:
+    """-X: the first DUMP_MAX packets, as hex."""
+    shown = 0
+    for w in workers:
+        for _, ring, slot, buf, flags, data in w.captured_slots()[:DUMP_MAX]:
+            for line in dump_lines(ring, slot, buf, flags, data):
+                say(line)
+            shown += 1
+    if shown < pkts:
+        say(f"(-X: dumped the first {shown} of {pkts} packets)")
+
+
+def _final_counters(o: _Out, run: api.Run, res, wire0: dict) -> dict:
+    """The wire's, the kernel's and the CPU's lines, and the pcap written; their
+    fields of the result."""
+    opts, pl, info, say = o.opts, o.pl, o.info, o.say
+    out: dict = {}
     if info is not None:
         wire = checks.wire_counters(info.name)
         wd = {k: wire[k] - wire0.get(k, 0) for k in wire}
         key = "tx_packets" if pl.func in SENDERS else "rx_packets"
         say(f"Wire ({info.name} counters): {wd.get(key, 0)} {key.replace('_', ' ')}, "
             f"{wd.get('tx_dropped', 0)} tx dropped, {wd.get('rx_dropped', 0)} rx dropped")
-        result["wire"] = wd
+        out["wire"] = wd
     kdrops = kernel_drops(run.ports)
     if kdrops:
-        say("Kernel drops (" + run.backend + "): " + ", ".join(f"{k} {v}" for k, v in kdrops.items()))
-        result["kernel_drops"] = kdrops
-    cpu = [run.cpu[i] for i in sorted(run.cpu)]
-    if cpu:
-        user = sum(c["user_s"] for c in cpu)
-        per = f", {user * 1e9 / pkts:.0f} ns user CPU per packet" if pkts else ""
+        say(f"Kernel drops ({res.backend}): " + ", ".join(f"{k} {v}" for k, v in kdrops.items()))
+        out["kernel_drops"] = kdrops
+    if res.cpu:
+        user = sum(c["user_s"] for c in res.cpu)
+        per = f", {user * 1e9 / res.pkts:.0f} ns user CPU per packet" if res.pkts else ""
         say("CPU: " + "; ".join(f"thread {c['thread']} user {c['user_s']:.2f}s sys "
-                                f"{c['system_s']:.2f}s" for c in cpu) + per)
-        result["cpu"] = cpu
+                                f"{c['system_s']:.2f}s" for c in res.cpu) + per)
     if opts.pcap_out and pl.func in RECEIVERS:
         from .pcap import write_pcap
         n = write_pcap(opts.pcap_out, (pkt for w in run.workers for pkt in w.captured()))
         say(f"wrote {n} packets to {opts.pcap_out}")
-        result["pcap_out"] = {"file": opts.pcap_out, "packets": n}
-    failed = [(i, e) for i, e in enumerate(run.errors) if e is not None]
-    for i, e in failed:
-        msg = e.strerror if isinstance(e, OSError) else str(e)
-        log(f"ouch, thread {i} exited with error: {msg}")
-    if json_out:
-        result["errors"] = [str(e) for _, e in failed]
-        _json(results.Result(**result).to_dict())
-    return 1 if failed else 0
+        out["pcap_out"] = {"file": opts.pcap_out, "packets": n}
+    return out
 
 
 def _json(obj) -> None:
