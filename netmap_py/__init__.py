@@ -34,8 +34,9 @@ def get_include() -> str:
     """The folder of netmap_py's C header (netmap_abi.h), for users' extensions that
     ``cimport netmap_py._core``: ``Extension(..., include_dirs=[netmap_py.get_include()])``."""
     return os.path.join(os.path.dirname(os.path.abspath(__file__)), "include")
-__all__ = ["get_include", "open", "open_group", "bridge", "Bridge", "PortSpec", "Port", "Ring", "Slot",
-           "same_region", "wait", "checks", "constants", "POLLIN", "POLLOUT"]
+__all__ = ["get_include", "open", "OpenOptions", "open_group", "bridge", "Bridge", "PortSpec",
+           "Port", "Ring", "Slot", "same_region", "wait", "checks", "constants", "POLLIN",
+           "POLLOUT"]
 
 POLLIN, POLLOUT = 0x1, 0x4
 DEFAULT_SLOTS = 1024
@@ -43,59 +44,84 @@ DEFAULT_XDP_SLOTS = 8192
 DEFAULT_BUF_SIZE = 2048
 
 
-def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | None = None,
-         rings: int | None = None, accept_vnet_hdr: bool = False, rx_ring_mb: int = 8,
-         low_latency: bool = False, vnet_hdr: int = 0) -> Port:
-    """Open a port by name (``netmap:eth0``, ``xdp:eth0-1``, ``packet:eth0``, ``eth0``).
+@dataclasses.dataclass(frozen=True)
+class OpenOptions:
+    """How open() opens a port, besides its name.
+
+    ``slots`` and ``rings`` are defaults for what the name's ``@conf`` does not say;
+    netmap honours them only for ports an open creates (VALE, pipes), the emulated
+    backends always (their rings are software: ``rings`` sockets).  ``buf_size``:
+    bytes a buffer of ours holds (loop:, AF_PACKET).  ``rx_ring_mb``: the AF_PACKET
+    kernel ring.  ``low_latency`` makes the AF_PACKET backend receive frame by frame
+    (TPACKET_V2) instead of in blocks handed over at most 1 ms late (TPACKET_V3, the
+    default).  ``vnet_hdr=10``: every slot starts with a virtio-net header (struct
+    virtio_net_hdr), as pkt-gen's -H does; netmap ports are told the length
+    (PORT_HDR_SET), AF_PACKET passes it to the kernel and receives one, loop: ports
+    carry it, AF_XDP has none.  ``accept_vnet_hdr``: netmap ports that require a
+    header may be bound (NR_ACCEPT_VNET_HDR).
+    """
+
+    slots: int | None = None
+    buf_size: int | None = None
+    rings: int | None = None
+    accept_vnet_hdr: bool = False
+    rx_ring_mb: int = 8
+    low_latency: bool = False
+    vnet_hdr: int = 0
+
+    def check(self) -> None:
+        if self.vnet_hdr not in (0, 10, 12):
+            raise ValueError(f"vnet_hdr {self.vnet_hdr}: a virtio-net header is 10 or 12 bytes")
+        if self.buf_size is not None and not MIN_BUF_SIZE <= self.buf_size <= MAX_BUF_SIZE:
+            raise ValueError(f"buf_size {self.buf_size}: buffers hold {MIN_BUF_SIZE}.."
+                             f"{MAX_BUF_SIZE} bytes")
+
+
+def open(portspec: str | PortSpec, options: OpenOptions | None = None, **kw) -> Port:
+    """Open a port by name (``netmap:eth0``, ``xdp:eth0-1``, ``packet:eth0``, ``eth0``),
+    as options (an OpenOptions, or its fields as keywords: slots=, rings=, ...) say.
 
     A bare name picks netmap when /dev/netmap exists and the interface registers,
-    else AF_PACKET (``Port.backend_reason`` says why).  A forced prefix that cannot
-    work raises ``OSError`` saying why; it never falls back silently.
-
-    ``slots`` and ``rings`` are defaults for what the name's ``@conf`` does not
-    say; netmap honours them only for ports an open creates (VALE, pipes), the
-    emulated backends always (their rings are software: ``rings`` sockets).
-    ``low_latency`` makes the AF_PACKET backend receive frame by frame (TPACKET_V2)
-    instead of in blocks handed over at most 1 ms late (TPACKET_V3, the default).
-    ``vnet_hdr=10``: every slot starts with a virtio-net header (struct virtio_net_hdr),
-    as pkt-gen's -H does; netmap ports are told the length (PORT_HDR_SET), AF_PACKET
-    passes it to the kernel and receives one, loop: ports carry it, AF_XDP has none.
+    else AF_XDP, else AF_PACKET (``Port.backend_reason`` says why).  A forced prefix
+    that cannot work raises ``OSError`` saying why; it never falls back silently.
     """
+    if options is not None and kw:
+        raise TypeError("give open() an OpenOptions or keywords, not both")
+    o = options if options is not None else OpenOptions(**kw)
+    if not isinstance(o, OpenOptions):
+        raise TypeError(f"options must be an OpenOptions, not {type(o).__name__}")
     spec = portspec if isinstance(portspec, PortSpec) else PortSpec.parse(portspec)
-    if vnet_hdr not in (0, 10, 12):
-        raise ValueError(f"vnet_hdr {vnet_hdr}: a virtio-net header is 10 or 12 bytes")
+    o.check()
     conf = spec.conf()
-    if slots is not None:
-        conf.setdefault("tx_slots", slots)
-        conf.setdefault("rx_slots", slots)
-    if rings is not None:
-        conf.setdefault("tx_rings", rings)
-        conf.setdefault("rx_rings", rings)
+    for key, v in (("slots", o.slots), ("rings", o.rings)):
+        if v is not None:
+            conf.setdefault("tx_" + key, v)
+            conf.setdefault("rx_" + key, v)
     _check_soft_rings(spec, conf)
-    if buf_size is not None and not MIN_BUF_SIZE <= buf_size <= MAX_BUF_SIZE:
-        raise ValueError(f"buf_size {buf_size}: buffers hold {MIN_BUF_SIZE}..{MAX_BUF_SIZE} bytes")
     if spec.backend == "netmap":
-        return _open_netmap(spec, conf, accept_vnet_hdr, "asked for with netmap:", vnet_hdr)
+        return _open_netmap(spec, conf, o, "asked for with netmap:")
     if spec.backend == "xdp":
-        if vnet_hdr:
+        if o.vnet_hdr:
             raise OSError(errno.EOPNOTSUPP, "AF_XDP carries no virtio-net header: use a "
                           "packet: port for -H", spec.text)
         return _open_xdp(spec, conf, "asked for with xdp:")
     if spec.backend == "loop":
-        r = _ring_plan(spec, "loop", conf)
-        return _core.open_loop(spec, r.nrings, r.slots, buf_size or DEFAULT_BUF_SIZE,
-                               "asked for with loop:", first=r.first, count=r.count)
+        return _core.open_loop(spec, _ring_plan(spec, "loop", conf),
+                               o.buf_size or DEFAULT_BUF_SIZE, "asked for with loop:")
     if spec.backend == "packet":
-        return _open_packet(spec, conf, buf_size, rx_ring_mb, "asked for with packet:",
-                            low_latency, vnet_hdr)
-    if vnet_hdr:
-        return _open_packet(spec, conf, buf_size, rx_ring_mb, "a virtio-net header was asked "
-                            "for (-H): only AF_PACKET rings carry one", low_latency, vnet_hdr)
-    # auto: netmap where it can register the interface, else AF_XDP, else AF_PACKET
+        return _open_packet(spec, conf, o, "asked for with packet:")
+    if o.vnet_hdr:
+        return _open_packet(spec, conf, o, "a virtio-net header was asked for (-H): only "
+                            "AF_PACKET rings carry one")
+    return _open_auto(spec, conf, o)
+
+
+def _open_auto(spec: PortSpec, conf: dict, o: OpenOptions) -> Port:
+    """A bare name: netmap where it can register the interface, else AF_XDP, else
+    AF_PACKET."""
     if checks.NETMAP_DEV.exists():
         try:
-            return _open_netmap(spec, conf, accept_vnet_hdr,
-                                "netmap module loaded and the port registered")
+            return _open_netmap(spec, conf, o, "netmap module loaded and the port registered")
         except OSError as e:
             why = f"netmap could not register {spec.name} ({e.strerror})"
     else:
@@ -106,8 +132,7 @@ def open(portspec: str | PortSpec, *, slots: int | None = None, buf_size: int | 
         if e.errno == errno.ENODEV:
             raise
         why += f"; AF_XDP could not attach ({e.strerror})"
-    return _open_packet(spec, conf, buf_size, rx_ring_mb, why + "; using AF_PACKET rings",
-                        low_latency)
+    return _open_packet(spec, conf, o, why + "; using AF_PACKET rings")
 
 
 SOFT_MAX_RINGS = 64
@@ -192,15 +217,14 @@ def _rx_blocks(rx_ring_mb: int) -> int:
 
 def _open_xdp(spec: PortSpec, conf: dict, reason: str) -> Port:
     r = _ring_plan(spec, "xdp", conf)
-    return _core.open_xdp(spec, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
-                          r.slots, reason)
+    return _core.open_xdp(spec, r, reason)
 
 
-def _open_netmap(spec: PortSpec, conf: dict, accept_vnet_hdr: bool, reason: str,
-                 vnet_hdr: int = 0) -> Port:
+def _open_netmap(spec: PortSpec, conf: dict, o: OpenOptions, reason: str) -> Port:
+    vnet_hdr = o.vnet_hdr
     share = spec.option("share")
     share_spec = PortSpec.parse(share["port"]) if share else None
-    extra = constants.NR_ACCEPT_VNET_HDR if accept_vnet_hdr or vnet_hdr else 0
+    extra = constants.NR_ACCEPT_VNET_HDR if o.accept_vnet_hdr or vnet_hdr else 0
     port = _core.open_netmap(spec, extra, reason, share_spec, conf)
     if vnet_hdr:                        # the port takes the length (PORT_HDR_SET)
         try:
@@ -211,11 +235,22 @@ def _open_netmap(spec: PortSpec, conf: dict, accept_vnet_hdr: bool, reason: str,
     return port
 
 
-def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: int,
-                 reason: str, low_latency: bool = False, vnet_hdr: int = 0) -> Port:
-    if vnet_hdr not in (0, 10):
+@dataclasses.dataclass(frozen=True)
+class _PacketLayout:
+    """An AF_PACKET port's buffers and kernel rings (see _packet.pxi)."""
+
+    buf_size: int
+    max_frame: int                      # TX frames only need the MTU (smaller: fewer pages)
+    rx_blocks: int
+    rx_frames: bool = False             # TPACKET_V2: frame by frame
+    vnet_hdr: int = 0
+    rx_block_kb: int = 64
+
+
+def _open_packet(spec: PortSpec, conf: dict, o: OpenOptions, reason: str) -> Port:
+    if o.vnet_hdr not in (0, 10):
         raise OSError(errno.EOPNOTSUPP, "AF_PACKET carries 10-byte virtio-net headers, not "
-                      f"{vnet_hdr}", spec.text)
+                      f"{o.vnet_hdr}", spec.text)
     if not checks.interface(spec.name).exists:
         _ring_plan(spec, "packet", conf)            # says which interface is missing
     if os.geteuid() != 0:
@@ -228,10 +263,9 @@ def _open_packet(spec: PortSpec, conf: dict, buf_size: int | None, rx_ring_mb: i
             raise PermissionError(errno.EPERM, advice("packet", errno.EPERM, "socket"),
                                   spec.text) from None
     r = _ring_plan(spec, "packet", conf)
-    max_frame = r.info.mtu + 18  # TX frames only need the MTU (smaller frames: fewer pages)
-    return _core.open_packet(spec, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
-                             r.slots, buf_size or DEFAULT_BUF_SIZE, max_frame, 64,
-                             _rx_blocks(rx_ring_mb), reason, low_latency, vnet_hdr=vnet_hdr)
+    layout = _PacketLayout(o.buf_size or DEFAULT_BUF_SIZE, r.info.mtu + 18,
+                           _rx_blocks(o.rx_ring_mb), o.low_latency, o.vnet_hdr)
+    return _core.open_packet(spec, r, layout, reason)
 
 
 def open_group(portspecs: list[str | PortSpec], *, slots: int | None = None,
@@ -301,28 +335,27 @@ class _Group:
 
 def _open_member(g: _Group, k: int, s: PortSpec, r: _RingPlan) -> Port:
     """Port k of an emulated group, in the region laid out for all of them."""
+    place = (g.region, k)
     if g.backend == "loop":
-        return _core.open_loop(s, r.nrings, r.slots, g.bufsz, g.why, shared=g.region, index=k,
-                               first=r.first, count=r.count)
+        return _core.open_loop(s, r, g.bufsz, g.why, place=place)
     if g.backend == "xdp":
-        return _core.open_xdp(s, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
-                              r.slots, g.why, shared=g.region, index=k)
-    return _core.open_packet(s, r.info.ifindex, r.nrings, r.first, r.count, r.tx, r.rx,
-                             r.slots, g.bufsz, r.info.mtu + 18, 64, _rx_blocks(8), g.why,
-                             g.low_latency, shared=g.region, index=k)
+        return _core.open_xdp(s, r, g.why, place=place)
+    layout = _PacketLayout(g.bufsz, r.info.mtu + 18, _rx_blocks(8), g.low_latency)
+    return _core.open_packet(s, r, layout, g.why, place=place)
 
 
-def bridge(a: Port, b: Port, *, duration: float | None = None, burst: int = 512,
-           batch_callback=None, copy: bool = False, udp_drop_port: int | None = None) -> Bridge:
+def bridge(a: Port, b: Port, *, duration: float | None = None,
+           udp_drop_port: int | None = None, **bridge_kw) -> Bridge:
     """Forward a -> b and b -> a until ``duration`` seconds pass or Ctrl-C; return the
-    Bridge (``.counters()``, ``.zero_copy``).  Buffers are swapped, not copied, when
+    Bridge (``.counters()``, ``.zero_copy``); bridge_kw go to Bridge (burst=,
+    batch_callback=, copy=).  Buffers are swapped, not copied, when
     the ports share a region (open them with open_group()); ``Bridge.zero_copy`` says
     which.  The loop runs in a thread without the GIL; this thread stays
     interruptible."""
     import threading
     import time
 
-    br = Bridge(a, b, burst=burst, batch_callback=batch_callback, copy=copy)
+    br = Bridge(a, b, **bridge_kw)
     if udp_drop_port is not None:
         br.drop_udp_port(udp_drop_port)
     errors: list[BaseException] = []

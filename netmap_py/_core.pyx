@@ -341,6 +341,12 @@ cdef class Port:
         return self._rx
 
     @property
+    def max_frags(self):
+        """Slots one packet may span on TX (NS_MOREFRAG chains, pkt-gen's -F): 1 on
+        AF_XDP, which hands the kernel one buffer a packet; 63 elsewhere."""
+        return 1 if self.backend == "xdp" else 63
+
+    @property
     def copied_packets(self):
         """Packets the backend had to copy between our buffers and the kernel's."""
         return self.c.copied_pkts

@@ -82,11 +82,13 @@ cdef void _loop_destroy(nmpy_port *p) noexcept nogil:
         p.priv = NULL
 
 
-cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size, str reason,
-                     object shared, int index, int first, int count):
+cdef Port _open_loop(object spec, const ring_span *sp, uint32_t buf_size, str reason,
+                     object place):
     cdef Port port = _new_port(spec, "loop", reason)
     cdef netmap_if *nifp
-    cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, buf_size, 0, &nifp)
+    cdef int nrings = sp.nrings, first = sp.first, count = sp.count
+    cdef uint32_t slots = sp.slots
+    cdef _Region reg = _take_region(place, spec.name, sp, buf_size, 0, &nifp)
     cdef loop_priv *lp = <loop_priv *>calloc(1, sizeof(loop_priv))
     if lp == NULL:
         reg._release()
@@ -115,15 +117,16 @@ cdef Port _open_loop(object spec, int nrings, uint32_t slots, uint32_t buf_size,
     return port
 
 
-def open_loop(spec, int rings=1, uint32_t slots=1024, uint32_t buf_size=2048, str reason="",
-              shared=None, int index=0, int first=0, int count=-1):
-    """A loop port of ``rings`` ring pairs, binding [first, first+count) (all: -1)."""
-    if rings < 1 or rings > 64:
-        raise ValueError(f"loop ports have 1..64 rings, not {rings}")
-    if slots < 2 or slots > 65536:
-        raise ValueError(f"ring size must be 2..65536 slots, not {slots}")
-    if count < 0:
-        count = rings - first
-    if first < 0 or count < 1 or first + count > rings:
-        raise ValueError(f"ring range {first}..{first + count - 1} is not within 0..{rings - 1}")
-    return _open_loop(spec, rings, slots, buf_size, reason, shared, index, first, count)
+def open_loop(spec, plan, uint32_t buf_size=2048, str reason="", place=None):
+    """A loop port laid out as plan says (nrings ring pairs, binding [first,
+    first+count), slots a ring), in its own region or at place=(region, index)."""
+    cdef ring_span sp
+    _span_of(plan, &sp)
+    if sp.nrings < 1 or sp.nrings > 64:
+        raise ValueError(f"loop ports have 1..64 rings, not {sp.nrings}")
+    if sp.slots < 2 or sp.slots > 65536:
+        raise ValueError(f"ring size must be 2..65536 slots, not {sp.slots}")
+    if sp.first < 0 or sp.count < 1 or sp.first + sp.count > sp.nrings:
+        raise ValueError(f"ring range {sp.first}..{sp.first + sp.count - 1} is not within "
+                         f"0..{sp.nrings - 1}")
+    return _open_loop(spec, &sp, buf_size, reason, place)

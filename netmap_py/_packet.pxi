@@ -133,18 +133,17 @@ cdef int _pkt_txsync(nmpy_port *p) noexcept nogil:
     return 0
 
 
-cdef int _pkt_deliver(nmpy_port *p, netmap_ring *r, pkt_ring *s, uint32_t *jp,
-                      const char *data, uint32_t L, bint cut) noexcept nogil:
+cdef int _pkt_deliver(netmap_ring *r, pkt_ring *s, uint32_t *jp, const char *data,
+                      uint32_t L, bint cut) noexcept nogil:
     """Copy one frame into the slots from *jp on (several slots with NS_MOREFRAG
-    when it is longer than a buffer); 0 when there is no room for it yet."""
+    when it is longer than a buffer); 0 when there is no room for it yet, 2 when
+    it went in cut (the kernel kept less than the wire had), else 1."""
     cdef uint32_t j = jp[0], off = 0, chunk, bufsz = r.nr_buf_size
     cdef uint32_t need = (L + bufsz - 1) // bufsz if L else 1
     cdef uint32_t room = (s.k.hwcur + r.num_slots - j - 1) % r.num_slots
     cdef netmap_slot *slot
     if need > room:
         return 0
-    if cut:
-        p.rx_truncated += 1
     while True:
         chunk = L - off if L - off < bufsz else bufsz
         slot = &r.slot[j]
@@ -155,9 +154,8 @@ cdef int _pkt_deliver(nmpy_port *p, netmap_ring *r, pkt_ring *s, uint32_t *jp,
         j = nm_ring_next(r, j)
         if off >= L:
             break
-    p.copied_pkts += 1
     jp[0] = j
-    return 1
+    return 2 if cut else 1
 
 
 cdef int _pkt_rxsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept nogil:
@@ -173,10 +171,12 @@ cdef int _pkt_rxsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
             h2 = <tpacket2_hdr *>(s.map + <size_t>s.frame_cur * s.frame_size)
             if not (nmpy_load_acquire(&h2.tp_status) & TP_STATUS_USER):
                 break
-            if not _pkt_deliver(p, r, s, &j, <char *>h2 + h2.tp_mac - s.user_vnet,
-                                h2.tp_snaplen + s.user_vnet,
-                                h2.tp_snaplen < h2.tp_len):
+            rc = _pkt_deliver(r, s, &j, <char *>h2 + h2.tp_mac - s.user_vnet,
+                              h2.tp_snaplen + s.user_vnet, h2.tp_snaplen < h2.tp_len)
+            if rc == 0:
                 break
+            p.copied_pkts += 1
+            p.rx_truncated += rc == 2
             nmpy_store_release(&h2.tp_status, TP_STATUS_KERNEL)
             s.frame_cur += 1
             if s.frame_cur == s.frame_nr:
@@ -199,10 +199,12 @@ cdef int _pkt_rxsync_ring(nmpy_port *p, netmap_ring *r, pkt_ring *s) noexcept no
                     s.block_cur = 0
                 continue
             pkt = s.pkt
-            if not _pkt_deliver(p, r, s, &j, <char *>pkt + pkt.tp_mac - s.user_vnet,
-                                pkt.tp_snaplen + s.user_vnet,
-                                pkt.tp_snaplen < pkt.tp_len):
+            rc = _pkt_deliver(r, s, &j, <char *>pkt + pkt.tp_mac - s.user_vnet,
+                              pkt.tp_snaplen + s.user_vnet, pkt.tp_snaplen < pkt.tp_len)
+            if rc == 0:
                 break                       # wait until the user releases slots
+            p.copied_pkts += 1
+            p.rx_truncated += rc == 2
             s.pkts_left -= 1
             s.pkt = <tpacket3_hdr *>(<char *>pkt + pkt.tp_next_offset)
     s.k.hwtail = j
@@ -339,9 +341,28 @@ cdef int _pkt_open_tx(pkt_ring *s, int ifindex, uint32_t frames, uint32_t max_fr
     return _pkt_bind(s.fd, ifindex, 0)
 
 
-cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t block_nr,
-                      int fanout_id, bint fanout, bint v2, uint32_t max_frame,
-                      uint32_t user_vnet) noexcept nogil:
+cdef struct pkt_layout:
+    # how an AF_PACKET port's kernel rings are laid out
+    uint32_t buf_size               # our buffers
+    uint32_t max_frame              # the largest frame: MTU + Ethernet header
+    uint32_t block_size, block_nr   # the kernel's RX ring (TPACKET_V3 blocks)
+    bint v2                         # RX frame by frame (TPACKET_V2) instead
+    uint32_t vnet_hdr               # -H 10: a virtio-net header before each frame
+
+
+cdef int _layout_of(layout, pkt_layout *lay) except -1:
+    """The C side of netmap_py._PacketLayout."""
+    lay.buf_size, lay.max_frame = layout.buf_size, layout.max_frame
+    lay.block_size, lay.block_nr = layout.rx_block_kb * 1024, layout.rx_blocks
+    lay.v2, lay.vnet_hdr = layout.rx_frames, layout.vnet_hdr
+    return 0
+
+
+cdef int _pkt_open_rx(pkt_ring *s, int ifindex, const pkt_layout *lay, int fanout_id,
+                      bint fanout) noexcept nogil:
+    cdef uint32_t block_size = lay.block_size, block_nr = lay.block_nr
+    cdef uint32_t max_frame = lay.max_frame, user_vnet = lay.vnet_hdr
+    cdef bint v2 = lay.v2
     cdef int rc = _pkt_socket(&s.fd)
     if rc:
         return rc
@@ -385,16 +406,23 @@ cdef int _pkt_open_rx(pkt_ring *s, int ifindex, uint32_t block_size, uint32_t bl
     return 0
 
 
-def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
-                uint32_t slots, uint32_t buf_size, uint32_t max_frame, uint32_t rx_block_kb,
-                uint32_t rx_blocks, str reason, bint rx_frames=False, shared=None, int index=0,
-                uint32_t vnet_hdr=0):
-    """Open rings [first, first+count) of an interface with nrings rings."""
+def open_packet(spec, plan, layout, str reason, place=None):
+    """Open rings [first, first+count) of plan's interface (plan.info.ifindex, nrings
+    rings) laid out as layout (netmap_py._PacketLayout) says, in the port's own region
+    or at place=(region, index)."""
+    cdef ring_span sp
+    cdef pkt_layout lay
+    _span_of(plan, &sp)
+    _layout_of(layout, &lay)
+    cdef int ifindex = plan.info.ifindex, nrings = sp.nrings, first = sp.first
+    cdef int count = sp.count
+    cdef uint32_t slots = sp.slots, max_frame = lay.max_frame, vnet_hdr = lay.vnet_hdr
+    cdef bint tx = sp.tx, rx = sp.rx
     if count < 1 or count > PKT_MAX_RINGS or first + count > nrings:
         raise ValueError(f"ring range {first}..{first + count - 1} is not within 0..{nrings - 1}")
     cdef Port port = _new_port(spec, "packet", reason)
     cdef netmap_if *nifp0
-    cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, buf_size, 0, &nifp0)
+    cdef _Region reg = _take_region(place, spec.name, &sp, lay.buf_size, 0, &nifp0)
     cdef pkt_priv *pp = <pkt_priv *>calloc(1, sizeof(pkt_priv))
     if pp == NULL:
         reg._release()
@@ -417,8 +445,7 @@ def open_packet(spec, int ifindex, int nrings, int first, int count, bint tx, bi
         if rx:
             for k in range(count):
                 pp.nrx += 1
-                rc = _pkt_open_rx(&pp.rx[k], ifindex, rx_block_kb * 1024, rx_blocks,
-                                  fanout_id, nrings > 1, rx_frames, max_frame, vnet_hdr)
+                rc = _pkt_open_rx(&pp.rx[k], ifindex, &lay, fanout_id, nrings > 1)
                 if rc:
                     _raise(-rc, _pkt_hint(-rc, "RX ring"), spec)
     except BaseException:

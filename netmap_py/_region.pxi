@@ -48,11 +48,19 @@ cdef size_t _align(size_t x, size_t a) noexcept nogil:
     return (x + a - 1) & ~(a - 1)
 
 
-cdef _Region _build_region(str name, int ntx, int nrx, uint32_t tx_slots,
-                           uint32_t rx_slots, uint32_t buf_size, uint32_t data_off=0,
-                           uint32_t extra_bufs=0):
-    """One port's region (see _build_group)."""
-    return _build_group([(name, ntx, nrx, tx_slots, rx_slots)], buf_size, data_off, extra_bufs)
+cdef struct ring_span:
+    # how an emulated port lays out its rings: nrings in all, [first, first+count)
+    # bound, slots a ring, the directions it binds
+    int nrings, first, count
+    uint32_t slots
+    bint tx, rx
+
+
+cdef int _span_of(plan, ring_span *sp) except -1:
+    """The C side of a ring plan (netmap_py._RingPlan, or anything with its fields)."""
+    sp.nrings, sp.first, sp.count, sp.slots = plan.nrings, plan.first, plan.count, plan.slots
+    sp.tx, sp.rx = plan.tx, plan.rx
+    return 0
 
 
 cdef _Region _build_group(list layouts, uint32_t buf_size, uint32_t data_off=0,
@@ -120,18 +128,22 @@ cdef _Region _build_group(list layouts, uint32_t buf_size, uint32_t data_off=0,
 
 def build_group(list layouts, uint32_t buf_size, uint32_t data_off=0):
     """A region for several emulated ports: [(name, rings, rings, slots, slots), ...].
-    Pass it to open_packet/open_xdp/open_loop with index=k; release() it after."""
+    Pass it to open_packet/open_xdp/open_loop as place=(region, k); release() it after."""
     return _build_group(layouts, buf_size, data_off)
 
 
-cdef _Region _take_region(object shared, int index, str name, int n, uint32_t slots,
-                          uint32_t buf_size, uint32_t data_off, netmap_if **nifp):
-    """The region a port lives in: its own, or its place in a group's."""
+cdef _Region _take_region(object place, str name, const ring_span *sp, uint32_t buf_size,
+                          uint32_t data_off, netmap_if **nifp):
+    """The region a port lives in: its own (place None), or its place in a group's
+    (place = (region, index))."""
     cdef _Region reg
-    if shared is None:
-        reg = _build_region(name, n, n, slots, slots, buf_size, data_off)
+    cdef int n = sp.nrings, index
+    cdef uint32_t slots = sp.slots
+    if place is None:
+        reg = _build_group([(name, n, n, slots, slots)], buf_size, data_off, 0)
         nifp[0] = <netmap_if *>reg.mem
         return reg
+    shared, index = place
     reg = <_Region?>shared
     if reg.mem == NULL or index >= len(reg.nifp_offs):
         raise ValueError("that region is released, or has no port at that index")

@@ -362,8 +362,10 @@ cdef int _xdp_map_ring(int fd, nmpy_xq *q, xdp_ring_offset *o, uint32_t entries,
 
 
 cdef int _xdp_socket(xdp_ring *q, char *umem, size_t umem_len, uint32_t entries,
-                     bint rx, bint tx, int first_fd) noexcept nogil:
-    """Socket, UMEM (or a share of the first socket's), rings, their mappings."""
+                     const ring_span *sp, int first_fd) noexcept nogil:
+    """Socket, UMEM (or a share of the first socket's), rings, their mappings; the
+    RX and TX rings where sp binds those directions."""
+    cdef bint rx = sp.rx, tx = sp.tx
     cdef int fd = socket(AF_XDP, SOCK_RAW | 0x80000, 0)
     cdef xdp_umem_reg ur
     cdef xdp_mmap_offsets off
@@ -436,9 +438,15 @@ cdef bint _xdp_bind_queue(xdp_ring *q, int ifindex, int first_fd, bint try_zc,
     return zc
 
 
-def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint rx,
-             uint32_t slots, str reason, bint force_copy=False, shared=None, int index=0):
-    """Open queues [first, first+count) of an interface through AF_XDP sockets."""
+def open_xdp(spec, plan, str reason, bint force_copy=False, place=None):
+    """Open queues [first, first+count) of plan's interface (plan.info.ifindex)
+    through AF_XDP sockets, in the port's own UMEM or at place=(region, index)."""
+    cdef ring_span sp
+    _span_of(plan, &sp)
+    cdef int ifindex = plan.info.ifindex, nrings = sp.nrings, first = sp.first
+    cdef int count = sp.count
+    cdef uint32_t slots = sp.slots
+    cdef bint tx = sp.tx, rx = sp.rx
     if count < 1 or count > XDP_MAX_RINGS or first + count > nrings:
         raise ValueError(f"queue range {first}..{first + count - 1} is not within 0..{nrings - 1}")
     if slots & (slots - 1) or slots < 64 or slots > 16384:
@@ -446,8 +454,7 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
                       "(use @conf:slots=N)", str(spec))
     cdef Port port = _new_port(spec, "xdp", reason)
     cdef netmap_if *nifp0
-    cdef _Region reg = _take_region(shared, index, spec.name, nrings, slots, XDP_CHUNK,
-                                    XDP_DATA_OFF, &nifp0)
+    cdef _Region reg = _take_region(place, spec.name, &sp, XDP_CHUNK, XDP_DATA_OFF, &nifp0)
     cdef xdp_priv *xp = <xdp_priv *>calloc(1, sizeof(xdp_priv))
     if xp == NULL:
         reg._release()
@@ -474,7 +481,7 @@ def open_xdp(spec, int ifindex, int nrings, int first, int count, bint tx, bint 
             xp.q[k].submitted = <uint8_t *>calloc(slots, 1)
             if xp.q[k].submitted == NULL:
                 raise MemoryError()
-            rc = _xdp_socket(&xp.q[k], xp.umem, reg.nbufs * XDP_CHUNK, slots, rx, tx, first_fd)
+            rc = _xdp_socket(&xp.q[k], xp.umem, reg.nbufs * XDP_CHUNK, slots, &sp, first_fd)
             if rc:
                 _raise(-rc, _xdp_hint(-rc, "set up the AF_XDP socket"), spec)
             # the first socket of a UMEM picks the mode; the others share it

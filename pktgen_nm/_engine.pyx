@@ -17,6 +17,8 @@ from netmap_py.netmap cimport (
 )
 from netmap_py.constants cimport NS_BUF_CHANGED, NS_REPORT, NS_MOREFRAG, NS_INDIRECT
 
+import dataclasses
+
 cdef extern from "<time.h>" nogil:
     struct timespec:
         long tv_sec
@@ -149,6 +151,34 @@ include "_loops.pxi"
 include "_kernel.pxi"
 
 
+@dataclasses.dataclass
+class WorkerOptions:
+    """What one engine thread does besides its port and function (Worker's options):
+    limit packets (0: none), duration s, rate pps, burst per ring, seed of the random
+    fields, randomize (source, destination), copy_always/rubbish (pkt-gen -o bits),
+    pcap_frames sent in turn, capture (frames kept), rtt_samples (ping), kernel (a
+    KernelProgram: the kernel sends), frags/max_frag (-F/-M), vhdr (-H), indirect (-I)."""
+
+    frame: object = None
+    burst: int = 512
+    limit: int = 0
+    duration: float = 0.0
+    rate: float = 0.0
+    exit_on_idle: bool = False
+    seed: int = 0x9E3779B97F4A7C15
+    randomize: tuple = (False, False)
+    copy_always: bool = False
+    rubbish: bool = False
+    pcap_frames: object = None
+    capture: int = 0
+    rtt_samples: int = 1000000
+    kernel: object = None
+    frags: int = 1
+    max_frag: int = 0
+    vhdr: int = 0
+    indirect: bool = False
+
+
 cdef class Worker:
     """One thread's loop.  Build it with the GIL, then call run() in a thread."""
     cdef pg_ctx c
@@ -159,53 +189,60 @@ cdef class Worker:
     def __cinit__(self):
         memset(&self.c, 0, sizeof(pg_ctx))
 
-    def __init__(self, Port port, str func, *, frame=None, uint32_t burst=512,
-                 uint64_t limit=0, double duration=0, double rate=0, bint exit_on_idle=False,
-                 uint64_t seed=0x9E3779B97F4A7C15, randomize=(False, False),
-                 bint copy_always=False, bint rubbish=False, pcap_frames=None,
-                 uint64_t capture=0, uint64_t rtt_samples=1000000,
-                 KernelProgram kernel=None, uint32_t frags=1, uint32_t max_frag=0,
-                 uint32_t vhdr=0, bint indirect=False):
+    def __init__(self, Port port, str func, options=None, **kw):
+        """options: a WorkerOptions, or its fields as keywords (frame=, burst=, ...)."""
         if func not in FUNCTIONS:
             raise ValueError(f"unknown function {func!r}")
+        cdef object o = options if options is not None else WorkerOptions(**kw)
+        if not isinstance(o, WorkerOptions) or (options is not None and kw):
+            raise TypeError("give a WorkerOptions or keywords, not both")
+        kernel = o.kernel
         if kernel is not None:          # no port: the kernel sends
+            if not isinstance(kernel, KernelProgram):
+                raise TypeError(f"kernel must be a KernelProgram, not {type(kernel).__name__}")
             if func not in ("tx", "txseq"):
                 raise ValueError("the kernel engine only sends (tx, txseq)")
-            self._set_kernel(kernel, burst)
+            self._set_kernel(kernel, o.burst)
         elif port is None or port.closed:
             raise ValueError("port is closed" if port is not None else "a port is needed")
         else:
             self.port = port
             self.c.port = &port.c
         self.c.func = FUNCTIONS[func]
-        self.c.burst = burst if burst else 1
-        self.c.limit = limit
-        self.c.duration_ns = <uint64_t>(duration * 1e9)
-        self.c.rate = rate
-        self.c.exit_on_idle = exit_on_idle
-        self.c.rng = seed if seed else 1
-        self.c.iv[0].epoch = self.c.iv[1].epoch = 0xffffffff   # neither slot started
+        self._set_limits(o)
         self.c.seen = <uint8_t *>calloc(SEEN_BITS // 8, 1)
         if self.c.seen == NULL:
             raise MemoryError()
-        self.c.copy_always, self.c.rubbish = copy_always, rubbish
-        self.c.indirect = indirect
-        self.c.cap_max = capture
-        self.c.vhdr = vhdr              # receivers: bytes before the Ethernet header (-H)
-        if frame is not None and kernel is None:
-            self._set_frame(frame, randomize)
-        if pcap_frames:
-            self._set_pcap(pcap_frames)
+        if o.frame is not None and kernel is None:
+            self._set_frame(o.frame, o.randomize)
+        if o.pcap_frames:
+            self._set_pcap(o.pcap_frames)
         self.c.frags = 1
         if kernel is None and self.c.func in (F_TX, F_TXSEQ):
-            self._set_frags(frame, pcap_frames, frags, max_frag)
-        elif kernel is None and frame is not None:
-            self._check_fits(func, len(frame.data))
+            self._set_frags(o.frame, o.pcap_frames, o.frags, o.max_frag)
+        elif kernel is None and o.frame is not None:
+            self._check_fits(func, len(o.frame.data))
         if self.c.func == F_PING:
-            self.c.rtt_cap = rtt_samples
-            self.c.rtt_samples = <uint64_t *>malloc(8 * rtt_samples) if rtt_samples else NULL
-            if rtt_samples and self.c.rtt_samples == NULL:
+            self.c.rtt_cap = o.rtt_samples
+            self.c.rtt_samples = <uint64_t *>malloc(8 * o.rtt_samples) if o.rtt_samples else NULL
+            if o.rtt_samples and self.c.rtt_samples == NULL:
                 raise MemoryError()
+
+    cdef _set_limits(self, o):
+        """The options that are plain numbers and switches, into the C context."""
+        cdef uint32_t burst = o.burst
+        cdef uint64_t seed = o.seed
+        self.c.burst = burst if burst else 1
+        self.c.limit = <uint64_t>o.limit
+        self.c.duration_ns = <uint64_t>(<double>o.duration * 1e9)
+        self.c.rate = <double>o.rate
+        self.c.exit_on_idle = o.exit_on_idle
+        self.c.rng = seed if seed else 1
+        self.c.iv[0].epoch = self.c.iv[1].epoch = 0xffffffff   # neither slot started
+        self.c.copy_always, self.c.rubbish = o.copy_always, o.rubbish
+        self.c.indirect = o.indirect
+        self.c.cap_max = <uint64_t>o.capture
+        self.c.vhdr = <uint32_t>o.vhdr  # receivers: bytes before the Ethernet header (-H)
 
     cdef _check_fits(self, str func, size_t length):
         """Functions that send one buffer per packet (ping): the frame must fit."""

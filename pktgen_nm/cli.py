@@ -334,7 +334,7 @@ def _final(o: _Out, run: api.Run, wire0: dict, interrupted: bool) -> int:
         _dump(run.workers, res.pkts, say)
     extra: dict = {"interrupted": interrupted}
     if pl.func in VERB:
-        for line in summary(VERB[pl.func], res.pkts, res.bytes, res.events, res.seconds,
+        for line in summary(VERB[pl.func], (res.pkts, res.bytes, res.events), res.seconds,
                             o.normalize, 192 if opts.B else 0):
             say(line)
     if pl.func == "ping" and run.workers:

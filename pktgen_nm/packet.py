@@ -253,11 +253,28 @@ def headers_len(family: int) -> int:
     return ETH_LEN + (IP4_LEN if family == 4 else IP6_LEN) + UDP_LEN
 
 
-def build_frame(length: int, *, min_length: int | None = None, family: int = 4,
-                src: Range | None = None, dst: Range | None = None,
-                src_mac: bytes = b"\0" * 6, dst_mac: bytes = b"\xff" * 6,
-                vhdr: int = 0, payload: bytes = PAYLOAD) -> Frame:
-    """pkt-gen's default UDP frame of ``length`` bytes (no CRC, no virtio header)."""
+@dataclass(frozen=True)
+class FrameFields:
+    """What a frame of build_frame() holds besides its length: min_length (random
+    sizes in [min_length, length]), IPv4 or 6, source and destination ranges, MACs,
+    virtio-net header bytes before it, the payload pattern."""
+
+    min_length: int | None = None
+    family: int = 4
+    src: Range | None = None
+    dst: Range | None = None
+    src_mac: bytes = b"\0" * 6
+    dst_mac: bytes = b"\xff" * 6
+    vhdr: int = 0
+    payload: bytes = PAYLOAD
+
+
+def build_frame(length: int, fields: FrameFields | None = None, **kw) -> Frame:
+    """pkt-gen's default UDP frame of ``length`` bytes (no CRC, no virtio header);
+    fields: a FrameFields, or its fields as keywords."""
+    f = fields if fields is not None else FrameFields(**kw)
+    min_length, family, src, dst = f.min_length, f.family, f.src, f.dst
+    src_mac, dst_mac, vhdr, payload = f.src_mac, f.dst_mac, f.vhdr, f.payload
     ip_len = IP4_LEN if family == 4 else IP6_LEN
     hdrs = headers_len(family)
     lo_len = length if min_length is None else min_length

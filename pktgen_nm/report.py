@@ -89,9 +89,11 @@ class Reporter:
                 f"{iv.avg_batch():.2f} avg_batch {ms} min_space")
 
 
-def summary(verb: str, pkts: int, nbytes: int, events: int, seconds: float,
-            normalize: bool = True, framing_bits: int = 0) -> list[str]:
-    """The final two lines ('Sent ... packets ...', 'Speed: ...'), or 'X nothing.'."""
+def summary(verb: str, totals: tuple, seconds: float, normalize: bool = True,
+            framing_bits: int = 0) -> list[str]:
+    """The final two lines ('Sent ... packets ...', 'Speed: ...'), or 'X nothing.';
+    totals: (packets, bytes, batches)."""
+    pkts, nbytes, events = totals
     if pkts == 0:
         return [f"{verb} nothing."]
     secs = seconds if seconds > 0 else 1e-9

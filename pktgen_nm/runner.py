@@ -37,6 +37,9 @@ class Job:
     threads: int = 1                    # kernel engine: its threads (no ports)
 
 
+BACKEND_NAMES = {"xdp": "AF_XDP", "packet": "AF_PACKET", "netmap": "netmap", "loop": "loop:"}
+
+
 class Run:
     """The engine threads of one run: one Worker per port (or per kernel-engine
     thread), started together, sampled while they run, cancelled and joined."""
@@ -62,20 +65,22 @@ class Run:
             n_i = j.count // T + (1 if i < j.count % T else 0) if j.count else 0
             if j.count and n_i == 0:
                 n_i = -1  # nothing to do for this thread
-            w = engine.Worker(
-                port, j.func, frame=frames[i], burst=j.burst, limit=max(n_i, 0),
-                duration=j.duration, rate=j.rate / T if j.rate else 0,
-                exit_on_idle=j.exit_on_idle, seed=(j.seed or time.monotonic_ns()) + i * 7919,
-                randomize=j.randomize, copy_always=j.copy_always, rubbish=j.rubbish,
-                pcap_frames=j.pcap_frames, capture=j.capture, kernel=kernel,
-                frags=j.frags, max_frag=j.max_frag, vhdr=j.vnet, indirect=j.indirect)
+            w = engine.Worker(port, j.func, engine.WorkerOptions(
+                frame=frames[i], burst=j.burst, limit=max(n_i, 0), duration=j.duration,
+                rate=j.rate / T if j.rate else 0, exit_on_idle=j.exit_on_idle,
+                seed=(j.seed or time.monotonic_ns()) + i * 7919, randomize=j.randomize,
+                copy_always=j.copy_always, rubbish=j.rubbish, pcap_frames=j.pcap_frames,
+                capture=j.capture, kernel=kernel, frags=j.frags, max_frag=j.max_frag,
+                vhdr=j.vnet, indirect=j.indirect))
             nfr, size = w.fragments
             if nfr > 1 and i == 0:
-                if port.backend == "xdp":
+                if nfr > port.max_frags:
+                    most = ("one buffer" if port.max_frags == 1 else
+                            f"at most {port.max_frags} buffers")
                     raise ValueError(
-                        f"AF_XDP sends one buffer per packet, and these packets take {nfr} "
-                        f"pieces of {size} bytes (-F/-M, or frames larger than a buffer): "
-                        "use a packet: or netmap: port")
+                        f"{BACKEND_NAMES.get(port.backend, port.backend)} sends {most} per "
+                        f"packet, and these packets take {nfr} pieces of {size} bytes (-F/-M, "
+                        "or frames larger than a buffer): use a packet: or netmap: port")
                 log(f"frags {nfr} frag_size {size}")
             self.workers.append(w)
             self.tids.append(None)

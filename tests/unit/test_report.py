@@ -28,13 +28,13 @@ def test_interval_line_with_window():
 
 
 def test_summary_example():
-    lines = summary("Sent", 123456789, 7407407340, 241126, 8.30)
+    lines = summary("Sent", (123456789, 7407407340, 241126), 8.30)
     assert lines[0] == ("Sent 123456789 packets 7407407340 bytes 241126 events 60 bytes each "
                         "in 8.30 seconds.")
     assert lines[1].startswith("Speed: 14.874 Mpps Bandwidth: 7.140 Gbps (raw 7.140 Gbps). "
                                "Average batch: 512.00 pkts")
-    assert summary("Received", 0, 0, 0, 1.0) == ["Received nothing."]
-    framed = summary("Sent", 1000, 60000, 2, 1.0, framing_bits=192)
+    assert summary("Received", (0, 0, 0), 1.0) == ["Received nothing."]
+    framed = summary("Sent", (1000, 60000, 2), 1.0, framing_bits=192)
     assert "(raw 672.000 Kbps)" in framed[1]
 
 
