@@ -186,3 +186,27 @@ def test_batch_send_recv_and_numpy_views_on_vale():
         finally:
             del slots, pool
         b.recv(1)
+
+
+def test_one_wait_over_netmap_and_loop_ports():
+    """netmap_py.wait() over two VALE ports and a loop: port: a timeout with nothing
+    sent, then the port the frame went to, woken by the kernel."""
+    import threading
+    import time
+    frame = b"\xff" * 6 + b"\x02\x00\x00\x00\x00\x01" + b"\x88\xb5" + b"w" * 46
+    with nm.open(f"vale{TAG}w:a") as a, nm.open(f"vale{TAG}w:b") as b, \
+            nm.open(f"vale{TAG}w:c") as c, nm.open("loop:w") as lp:
+        t0 = time.monotonic()
+        assert nm.wait([b, c, lp], timeout_ms=300) == []
+        assert time.monotonic() - t0 >= 0.28
+        sender = threading.Timer(0.2, lambda: a.send([frame]))
+        sender.start()
+        try:
+            ready = nm.wait([(b, nm.POLLIN), lp], timeout_ms=10_000)
+        finally:
+            sender.join()
+        assert [p for p, _ in ready] == [b]
+        got = b.recv(8, 1000)
+        assert [bytes(v) for v in got] == [frame]
+        for v in got:
+            v.release()
