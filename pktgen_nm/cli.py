@@ -113,6 +113,7 @@ def build_parser() -> argparse.ArgumentParser:
 USAGE = f"""usage: {PROG} -i PORT [-f tx|rx|ping|pong|txseq|rxseq] [options]
   e.g. {PROG} -i eth0 -f tx -l 60      {PROG} -i eth0 -f rx
        {PROG} --lab -f tx -n 1000000    (two namespaces and a veth pair, made and removed)
+       {PROG} rfc2544 --help            (RFC 2544 benchmarks of a device between two ports)
 """
 
 
@@ -431,7 +432,11 @@ def _main(argv: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    return guarded(PROG, _main, sys.argv[1:] if argv is None else argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["rfc2544"]:
+        from . import rfc2544_cli
+        return rfc2544_cli.main(argv[1:])
+    return guarded(PROG, _main, argv)
 
 
 if __name__ == "__main__":

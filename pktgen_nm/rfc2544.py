@@ -1,0 +1,264 @@
+"""RFC 2544 device benchmarks on the run API: frames leave one port, cross the device
+under test and come back on another.  Each trial is a txseq run on the sending port
+and an rxseq run on the receiving one, so loss, reordering and duplicates are counted
+frame by frame (RFC 2544 section 26: throughput, frame loss rate, back-to-back).
+
+    from pktgen_nm.rfc2544 import Setup, throughput
+    s = Setup(tx="xdp:t1", rx="xdp:t2", dst_mac="02:..", max_rate=200_000, duration=2)
+    print(throughput(s, 64))
+
+Frame sizes are the RFC's, with the 4-byte CRC: a 64-byte frame is sent as 60 bytes.
+A trial whose offered load fell short of the rate asked (the generator could not
+keep up) is marked invalid, never taken for the device's limit.
+"""
+from __future__ import annotations
+
+import contextlib
+import time
+from dataclasses import asdict, dataclass, field
+
+from .api import receive, send
+from .lab import in_netns
+from .results import SCHEMA
+from .traffic import Traffic
+
+SIZES = (64, 128, 256, 512, 1024, 1280, 1518)
+CRC = 4
+OFFERED_SLACK = 0.98            # a trial offered less than this share of its rate: invalid
+
+
+@dataclass(frozen=True)
+class Setup:
+    """Where the traffic goes and how trials run.  tx/rx: port names (opened inside
+    network namespaces tx_netns / rx_netns when given); dst_mac: the device's (or the
+    receiver's) MAC; max_rate: packets per second the search starts from; duration:
+    seconds a trial (the RFC's 60 by default); resolution: the search ends when its
+    bounds are this close, pps; pause: seconds between trials; learning: frames sent
+    from the receiving port before each trial (RFC 2544 section 23; 0: none)."""
+
+    tx: str
+    rx: str
+    dst_mac: str
+    max_rate: float
+    duration: float = 60.0
+    resolution: float = 1000.0
+    pause: float = 0.5
+    learning: int = 10
+    tx_netns: str | None = None
+    rx_netns: str | None = None
+    trials: int = 2                 # back-to-back: repetitions of the longest burst
+
+    def check(self) -> None:
+        for name in ("max_rate", "duration", "resolution"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v > 0 \
+                    or v != v or v == float("inf"):
+                raise ValueError(f"{name}={v!r}: give a finite number > 0")
+        if not 0 <= self.pause <= 3600:
+            raise ValueError(f"pause={self.pause!r}: 0 to 3600 seconds")
+        if not isinstance(self.learning, int) or not 0 <= self.learning <= 10000:
+            raise ValueError(f"learning={self.learning!r}: 0 to 10000 frames")
+        if not isinstance(self.trials, int) or not 1 <= self.trials <= 100:
+            raise ValueError(f"trials={self.trials!r}: 1 to 100")
+        if self.resolution >= self.max_rate:
+            raise ValueError(f"resolution {self.resolution:g} pps is not below max_rate "
+                             f"{self.max_rate:g} pps")
+
+
+def line_rate(ifname: str | None, size: int) -> float | None:
+    """Frames per second of size bytes an interface's link carries (its speed with
+    the 20 bytes of preamble and gap a frame), None where the speed is not known."""
+    if not ifname:
+        return None
+    try:
+        with open(f"/sys/class/net/{ifname}/speed") as f:
+            mbit = int(f.read().strip())
+    except (OSError, ValueError):
+        return None
+    return mbit * 1e6 / ((size + 20) * 8) if mbit > 0 else None
+
+
+def check_size(size) -> int:
+    if isinstance(size, bool) or not isinstance(size, int) or not 64 <= size <= 9018:
+        raise ValueError(f"frame size {size!r}: give 64 to 9018 bytes (with CRC), "
+                         f"e.g. {', '.join(map(str, SIZES))}")
+    return size
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial: rate asked (pps), frames sent and received, what the generator really
+    offered (pps), and whether the trial counts (valid)."""
+
+    test: str
+    size: int
+    rate: float
+    sent: int
+    received: int
+    offered: float
+    seconds: float
+    reordered: int = 0
+    duplicated: int = 0
+    valid: bool = True
+    why: str = ""
+
+    @property
+    def lost(self) -> int:
+        return max(0, self.sent - self.received)
+
+    @property
+    def loss_pct(self) -> float:
+        return 100.0 * self.lost / self.sent if self.sent else 0.0
+
+    def to_dict(self) -> dict:
+        return {**asdict(self), "lost": self.lost, "loss_pct": round(self.loss_pct, 4)}
+
+
+def _inside(netns: str | None):
+    return in_netns(netns) if netns else contextlib.nullcontext()
+
+
+def _learn(s: Setup, size: int) -> None:
+    """Learning frames (section 23): the receiving port speaks first, so that a
+    learning device knows where its address is."""
+    if not s.learning:
+        return
+    with _inside(s.rx_netns):
+        run = send(s.rx, Traffic(length=size - CRC), count=s.learning, rate=10_000)
+    run.join(timeout=30)
+
+
+def trial(s: Setup, size: int, rate: float, *, count: int = 0, test: str = "throughput") -> Trial:
+    """One trial at rate pps for s.duration seconds (or exactly count frames)."""
+    _learn(s, size)
+    with _inside(s.rx_netns):
+        rx = receive(s.rx, seq=True)
+    with rx:
+        stale = _quiet(rx)
+        with _inside(s.tx_netns):
+            tx = send(s.tx, Traffic(length=size - CRC, dst_mac=s.dst_mac), seq=True,
+                      rate=rate, count=count, duration=0 if count else s.duration)
+        with tx:
+            pass
+    sent, secs = tx.result.pkts, tx.result.seconds
+    seq = rx.result.sequence or {}
+    offered = sent / secs if secs else 0.0
+    t = Trial(test, size, rate, sent, max(0, seq.get("received", 0) - stale),
+              round(offered, 1), round(secs, 3), seq.get("reordered", 0),
+              seq.get("duplicated", 0))
+    want = count if count else rate * s.duration
+    if sent < OFFERED_SLACK * want or (not count and offered < OFFERED_SLACK * rate):
+        t = Trial(**{**asdict(t), "valid": False,
+                     "why": f"the generator offered {offered:,.0f} pps of {rate:,.0f} asked"})
+    time.sleep(s.pause)
+    return t
+
+
+def _quiet(rx, quiet: float = 0.2, most: float = 2.0) -> int:
+    """Let what an earlier trial left in flight arrive before this one starts; how
+    many frames that was (not this trial's)."""
+    end, seen, last = time.monotonic() + most, rx.totals()[0], time.monotonic()
+    while time.monotonic() < end and time.monotonic() - last < quiet:
+        time.sleep(0.02)
+        now = rx.totals()[0]
+        if now != seen:
+            seen, last = now, time.monotonic()
+    return seen
+
+
+@dataclass
+class SearchResult:
+    """A test's answer for one frame size, and every trial that led to it."""
+
+    test: str
+    size: int
+    value: float | None             # throughput pps / burst frames; None: none found
+    trials: list = field(default_factory=list)
+    note: str = ""
+
+    def to_dict(self) -> dict:
+        return {"schema": SCHEMA, "type": "rfc2544", "test": self.test, "size": self.size,
+                "value": self.value, "note": self.note,
+                "trials": [t.to_dict() for t in self.trials]}
+
+
+def throughput(s: Setup, size: int, progress=None) -> SearchResult:
+    """Section 26.1: the highest rate with zero loss, by binary search between 0 and
+    s.max_rate until the bounds are s.resolution apart."""
+    s.check()
+    check_size(size)
+    res = SearchResult("throughput", size, None)
+    lo, hi, rate = 0.0, float(s.max_rate), float(s.max_rate)
+    while True:
+        t = trial(s, size, rate)
+        res.trials.append(t)
+        if progress:
+            progress(t)
+        if not t.valid:
+            hi = rate                   # the generator's limit, not the device's
+            res.note = t.why
+        elif t.lost == 0:
+            lo = rate
+        else:
+            hi = rate
+        if lo == s.max_rate or hi - lo <= s.resolution:
+            break
+        rate = (lo + hi) / 2
+    if lo == 0:
+        res.note = res.note or (f"no rate down to {hi:,.0f} pps crossed the device without "
+                                "loss")
+        return res
+    res.value = lo
+    return res
+
+
+def frame_loss(s: Setup, size: int, progress=None, step: float = 0.1) -> SearchResult:
+    """Section 26.3: loss at 100 %, 90 %, ... of s.max_rate, until two successive
+    trials lose nothing."""
+    s.check()
+    check_size(size)
+    res = SearchResult("frame_loss", size, None)
+    clean = 0
+    for k in range(int(round(1 / step))):
+        t = trial(s, size, s.max_rate * (1 - k * step), test="frame_loss")
+        res.trials.append(t)
+        if progress:
+            progress(t)
+        clean = clean + 1 if t.valid and t.lost == 0 else 0
+        if clean == 2:
+            break
+    res.value = max((t.loss_pct for t in res.trials if t.valid), default=None)
+    return res
+
+
+def back_to_back(s: Setup, size: int, progress=None) -> SearchResult:
+    """Section 26.4: the longest burst at s.max_rate with zero loss (binary search on
+    the burst's length, from s.duration seconds' worth down), repeated s.trials times;
+    the value is the trials' average."""
+    s.check()
+    check_size(size)
+    res = SearchResult("back_to_back", size, None)
+    longest = []
+    for _ in range(s.trials):
+        lo, hi = 0, max(2, int(s.max_rate * s.duration))
+        n = hi
+        while hi - lo > max(1, hi // 100):
+            t = trial(s, size, s.max_rate, count=n, test="back_to_back")
+            res.trials.append(t)
+            if progress:
+                progress(t)
+            if t.valid and t.lost == 0:
+                lo = n
+                if n == hi:
+                    break
+            else:
+                hi = n
+            n = (lo + hi) // 2
+        longest.append(lo)
+    res.value = sum(longest) / len(longest) if any(longest) else None
+    if res.value is None:
+        res.note = "every burst lost frames"
+    return res
+
+
+TESTS = {"throughput": throughput, "frame_loss": frame_loss, "back_to_back": back_to_back}

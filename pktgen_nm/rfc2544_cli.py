@@ -1,0 +1,136 @@
+"""pktgen-nm rfc2544: RFC 2544 benchmarks of a device between two ports.
+
+    pktgen-nm rfc2544 --tx xdp:eth1 --rx xdp:eth2 --dst-mac 02:00:00:00:00:02 \\
+        --max-rate 1000000 [--sizes 64,512,1518] [--duration 60] [--tests throughput]
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+from . import packet as P
+from . import rfc2544 as R
+from .args import Parser, UsageError, guarded, number, whole
+from .report import log
+
+PROG = "pktgen-nm rfc2544"
+
+
+def build_parser() -> Parser:
+    p = Parser(prog=PROG, description="RFC 2544 throughput, frame loss rate and "
+                                      "back-to-back tests of a device between two ports.")
+    a = p.add_argument
+    a("--tx", metavar="PORT", required=True, help="the port frames leave from (to the device)")
+    a("--rx", metavar="PORT", required=True, help="the port they come back on")
+    a("--dst-mac", metavar="MAC", required=True,
+      help="destination MAC of the frames: the device's, or the receiving port's")
+    a("--max-rate", metavar="PPS", type=number, required=True,
+      help="the highest rate tried, packets per second (line rate, or less)")
+    a("--sizes", metavar="LIST", default=",".join(map(str, R.SIZES)),
+      help="frame sizes with CRC (default 64,128,256,512,1024,1280,1518)")
+    a("--tests", metavar="LIST", default="throughput",
+      help="throughput, frame_loss, back_to_back (comma-separated; default throughput)")
+    a("--duration", metavar="SECS", type=number, default=60.0,
+      help="seconds a trial (RFC 2544: 60, the default)")
+    a("--resolution", metavar="PPS", type=number,
+      help="throughput search: stop when its bounds are this close (default 1%% of max)")
+    a("--pause", metavar="SECS", type=number, default=2.0, help="pause between trials")
+    a("--learning", metavar="N", type=whole, default=10,
+      help="learning frames from the receiving port before each trial (default 10)")
+    a("--trials", metavar="N", type=whole, default=2, help="back-to-back repetitions")
+    a("--tx-netns", metavar="NS", help="open --tx inside network namespace NS")
+    a("--rx-netns", metavar="NS", help="open --rx inside network namespace NS")
+    a("--json", action="store_true", help="one JSON object per test and frame size")
+    return p
+
+
+def _list(text: str, what: str, conv) -> list:
+    out = []
+    for item in text.split(","):
+        item = item.strip()
+        try:
+            out.append(conv(item))
+        except ValueError as e:
+            raise UsageError(f"bad {what} {item!r}: {e}") from None
+    return out
+
+
+def _size(text: str) -> int:
+    if not text.isdigit():
+        raise ValueError("give whole numbers, e.g. 64,512,1518")
+    return R.check_size(int(text))
+
+
+def _test(text: str) -> str:
+    if text not in R.TESTS:
+        raise ValueError(f"use {', '.join(R.TESTS)}")
+    return text
+
+
+def setup(o) -> R.Setup:
+    try:
+        P.parse_mac(o.dst_mac)
+    except ValueError as e:
+        raise UsageError(f"bad --dst-mac {o.dst_mac}: {e}") from None
+    s = R.Setup(tx=o.tx, rx=o.rx, dst_mac=o.dst_mac, max_rate=o.max_rate,
+                duration=o.duration, resolution=o.resolution or o.max_rate / 100,
+                pause=o.pause, learning=o.learning, tx_netns=o.tx_netns,
+                rx_netns=o.rx_netns, trials=o.trials)
+    try:
+        s.check()
+    except ValueError as e:
+        flag = str(e).split("=")[0].replace("_", "-")
+        raise UsageError(f"bad --{flag}: {str(e).split(': ', 1)[-1]}") from None
+    return s
+
+
+def _check_line_rate(o, s: R.Setup, size: int) -> None:
+    import netmap_py
+    name = netmap_py.PortSpec.parse(o.tx).ifname if not o.tx_netns else None
+    most = R.line_rate(name, size)
+    if most is not None and s.max_rate > most * 1.0001:
+        raise UsageError(f"bad --max-rate {s.max_rate:g}: {name}'s line rate is {most:,.0f} "
+                         f"pps at {size}-byte frames")
+
+
+def _progress(t: R.Trial) -> None:
+    flag = "" if t.valid else f"  INVALID: {t.why}"
+    log(f"{t.test} {t.size} B at {t.rate:,.0f} pps: sent {t.sent} received {t.received} "
+        f"lost {t.lost} ({t.loss_pct:.3f} %), offered {t.offered:,.0f} pps{flag}")
+
+
+def _table(results: list) -> None:
+    print(f"{'test':<14}{'size':>6}{'result':>18}  note")
+    for r in results:
+        unit = " pps" if r.test == "throughput" else (" %" if r.test == "frame_loss" else
+                                                       " frames")
+        val = "none" if r.value is None else f"{r.value:,.1f}{unit}"
+        print(f"{r.test:<14}{r.size:>6}{val:>18}  {r.note}")
+
+
+def run(argv) -> int:
+    o = build_parser().parse_args(argv)
+    sizes = _list(o.sizes, "--sizes", _size)
+    tests = _list(o.tests, "--tests", _test)
+    s = setup(o)
+    _check_line_rate(o, s, min(sizes))
+    if s.duration < 60:
+        log(f"trials of {s.duration:g} s: shorter than RFC 2544's 60 s (said in the report)")
+    results = []
+    for test in tests:
+        for size in sizes:
+            r = R.TESTS[test](s, size, progress=_progress)
+            results.append(r)
+            if o.json:
+                print(json.dumps({**r.to_dict(), "duration": s.duration}), flush=True)
+    if not o.json:
+        _table(results)
+    return 0
+
+
+def main(argv=None) -> int:
+    return guarded(PROG, run, sys.argv[1:] if argv is None else argv)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
