@@ -41,6 +41,10 @@ def build_parser() -> Parser:
     a("--tx-netns", metavar="NS", help="open --tx inside network namespace NS")
     a("--rx-netns", metavar="NS", help="open --rx inside network namespace NS")
     a("--json", action="store_true", help="one JSON object per test and frame size")
+    a("--report", metavar="DIR", help="write DIR/report.html with charts (needs matplotlib: "
+      "pip install 'netmap-py[report]'), DIR/results.json")
+    a("--link-mbit", metavar="MBIT", type=number,
+      help="the link's speed for the line-rate curve (default: the interface's, if known)")
     return p
 
 
@@ -114,6 +118,9 @@ def run(argv) -> int:
     tests = _list(o.tests, "--tests", _test)
     s = setup(o)
     _check_line_rate(o, s, min(sizes))
+    if o.report:
+        from . import rfc2544_report
+        rfc2544_report._plt()       # no matplotlib: say so now, not after the trials
     if s.duration < 60:
         log(f"trials of {s.duration:g} s: shorter than RFC 2544's 60 s (said in the report)")
     results = []
@@ -125,7 +132,18 @@ def run(argv) -> int:
                 print(json.dumps({**r.to_dict(), "duration": s.duration}), flush=True)
     if not o.json:
         _table(results)
+    if o.report:
+        from . import rfc2544_report
+        link = o.link_mbit or _link_mbit(o)
+        log(f"report: {rfc2544_report.write(results, s, o.report, link_mbit=link)}")
     return 0
+
+
+def _link_mbit(o) -> float | None:
+    import netmap_py
+    name = netmap_py.PortSpec.parse(o.tx).ifname if not o.tx_netns else None
+    rate = R.line_rate(name, 64)
+    return rate * 84 * 8 / 1e6 if rate else None
 
 
 def main(argv=None) -> int:

@@ -1,0 +1,168 @@
+"""The RFC 2544 report: an HTML page with the results per frame size, every trial, and
+charts drawn with matplotlib (the optional extra netmap-py[report]): throughput against
+frame size beside the line-rate curve, frame loss against offered load, back-to-back
+bursts against frame size."""
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+
+from .rfc2544 import CRC, SearchResult, Setup
+
+
+def _plt():
+    try:
+        import matplotlib
+    except ImportError:
+        raise ValueError("the report's charts need matplotlib: pip install "
+                         "'netmap-py[report]'") from None
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    return plt
+
+
+def _mbit(pps: float, size: int) -> float:
+    return pps * size * 8 / 1e6
+
+
+def _chart_throughput(plt, results, link_mbit, path) -> bool:
+    rs = sorted((r for r in results if r.test == "throughput"), key=lambda r: r.size)
+    if not rs:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sizes = [r.size for r in rs]
+    ax.plot(sizes, [r.value or 0 for r in rs], "o-", label="throughput (zero loss)")
+    if link_mbit:
+        grid = list(range(min(sizes), max(sizes) + 1, 2))
+        ax.plot(grid, [link_mbit * 1e6 / ((s + 20) * 8) for s in grid], "--",
+                label=f"line rate ({link_mbit:g} Mbit/s)")
+    ax.set_ylim(bottom=0)
+    ax.set_xlabel("frame size, bytes (with CRC)")
+    ax.set_ylabel("frames per second")
+    ax.set_title("Throughput against frame size")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _chart_loss(plt, results, path) -> bool:
+    rs = [r for r in results if r.test == "frame_loss"]
+    if not rs:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for r in rs:
+        ts = sorted((t for t in r.trials if t.valid), key=lambda t: t.offered)
+        ax.plot([t.offered for t in ts], [t.loss_pct for t in ts], "o-", label=f"{r.size} B")
+    ax.set_xlabel("offered load, frames per second")
+    ax.set_ylabel("frames lost, %")
+    ax.set_title("Frame loss rate against offered load")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _chart_b2b(plt, results, path) -> bool:
+    rs = sorted((r for r in results if r.test == "back_to_back"), key=lambda r: r.size)
+    if not rs:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    ax.bar([str(r.size) for r in rs], [r.value or 0 for r in rs])
+    ax.set_xlabel("frame size, bytes (with CRC)")
+    ax.set_ylabel("longest burst without loss, frames")
+    ax.set_title("Back-to-back frames")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
+def _summary_rows(results) -> str:
+    rows = []
+    for r in results:
+        if r.value is None:
+            val = "none"
+        elif r.test == "throughput":
+            val = f"{r.value:,.0f} fps ({_mbit(r.value, r.size):,.1f} Mbit/s)"
+        elif r.test == "frame_loss":
+            val = f"up to {r.value:.3f} % lost"
+        else:
+            val = f"{r.value:,.0f} frames"
+        rows.append(f"<tr><td>{r.test}</td><td>{r.size}</td><td>{val}</td>"
+                    f"<td>{html.escape(r.note)}</td></tr>")
+    return "\n".join(rows)
+
+
+def _trial_rows(results) -> str:
+    rows = []
+    for r in results:
+        for t in r.trials:
+            mark = "" if t.valid else f"invalid: {html.escape(t.why)}"
+            rows.append(f"<tr><td>{t.test}</td><td>{t.size}</td><td>{t.rate:,.0f}</td>"
+                        f"<td>{t.offered:,.0f}</td><td>{t.sent}</td><td>{t.received}</td>"
+                        f"<td>{t.lost}</td><td>{t.loss_pct:.3f}</td><td>{mark}</td></tr>")
+    return "\n".join(rows)
+
+
+PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>RFC 2544: {title}</title>
+<style>
+body {{ font-family: sans-serif; margin: 2em; max-width: 60em; }}
+table {{ border-collapse: collapse; margin: 1em 0; }}
+td, th {{ border: 1px solid #bbb; padding: 0.2em 0.6em; text-align: right; }}
+th {{ background: #eee; }} td:first-child, td:last-child, th:last-child {{ text-align: left; }}
+.note {{ color: #a40; }} img {{ max-width: 100%; }}
+</style></head><body>
+<h1>RFC 2544: {title}</h1>
+<p>Frames leave <code>{tx}</code> and come back on <code>{rx}</code>, to {dst}.
+Trials of {duration:g} s{short}; sizes count the {crc}-byte CRC; {learning} learning
+frames before each trial; search resolution {resolution:,.0f} fps from a maximum of
+{max_rate:,.0f} fps. Made {when} by pktgen-nm.</p>
+<h2>Results</h2>
+<table><tr><th>test</th><th>size</th><th>result</th><th>note</th></tr>
+{summary}
+</table>
+{charts}
+<p>Latency is not measured yet.</p>
+<h2>Every trial</h2>
+<table><tr><th>test</th><th>size</th><th>rate asked</th><th>offered</th><th>sent</th>
+<th>received</th><th>lost</th><th>lost %</th><th></th></tr>
+{trials}
+</table>
+</body></html>
+"""
+
+
+def write(results: list[SearchResult], s: Setup, folder: str, *, title: str = "",
+          link_mbit: float | None = None) -> str:
+    """Write folder/report.html, its PNG charts and results.json; the page's path."""
+    plt = _plt()
+    os.makedirs(folder, exist_ok=True)
+    charts = []
+    for name, draw, alt in (
+            ("throughput.png", lambda p: _chart_throughput(plt, results, link_mbit, p),
+             "throughput against frame size"),
+            ("loss.png", lambda p: _chart_loss(plt, results, p), "loss against offered load"),
+            ("back_to_back.png", lambda p: _chart_b2b(plt, results, p), "back-to-back bursts")):
+        if draw(os.path.join(folder, name)):
+            charts.append(f'<p><img src="{name}" alt="{alt}"></p>')
+    page = PAGE.format(
+        title=html.escape(title or f"{s.tx} to {s.rx}"), tx=html.escape(s.tx),
+        rx=html.escape(s.rx), dst=html.escape(s.dst_mac), duration=s.duration,
+        short=" (shorter than the RFC's 60 s)" if s.duration < 60 else "", crc=CRC,
+        learning=s.learning, resolution=s.resolution, max_rate=s.max_rate,
+        when=time.strftime("%Y-%m-%d %H:%M"), summary=_summary_rows(results),
+        charts="\n".join(charts), trials=_trial_rows(results))
+    path = os.path.join(folder, "report.html")
+    with open(path, "w") as f:
+        f.write(page)
+    with open(os.path.join(folder, "results.json"), "w") as f:
+        json.dump([r.to_dict() for r in results], f, indent=1)
+    return path
