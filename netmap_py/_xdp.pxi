@@ -361,6 +361,11 @@ cdef int _xdp_map_ring(int fd, nmpy_xq *q, xdp_ring_offset *o, uint32_t entries,
     return 0
 
 
+cdef enum:
+    XDP_MAX_TX_SKB_BUDGET = 9       # SOL_XDP option: frames one copy-mode TX call sends
+    XDP_TX_BUDGET_MAX = 1024
+
+
 cdef int _xdp_socket(xdp_ring *q, char *umem, size_t umem_len, uint32_t entries,
                      const ring_span *sp, int first_fd) noexcept nogil:
     """Socket, UMEM (or a share of the first socket's), rings, their mappings; the
@@ -389,6 +394,12 @@ cdef int _xdp_socket(xdp_ring *q, char *umem, size_t umem_len, uint32_t entries,
         return -errno
     if tx and setsockopt(fd, SOL_XDP, XDP_TX_RING, &entries, 4) < 0:
         return -errno
+    cdef uint32_t budget = entries if entries < XDP_TX_BUDGET_MAX else XDP_TX_BUDGET_MAX
+    if tx:
+        # in copy mode the kernel sends at most 32 frames a system call unless told
+        # more (XDP_MAX_TX_SKB_BUDGET, Linux 6.17); an older kernel refuses the option
+        # (ENOPROTOOPT) and keeps its 32
+        setsockopt(fd, SOL_XDP, XDP_MAX_TX_SKB_BUDGET, &budget, 4)
     if getsockopt(fd, SOL_XDP, XDP_MMAP_OFFSETS, &off, &ol) < 0:
         return -errno
     rc = _xdp_map_ring(fd, &q.fq, &off.fr, entries, 8, XDP_UMEM_PGOFF_FILL_RING)

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
 
-    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,python,ping,bridge,kernel,netmap]
+    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,python,ping,bridge,kernel,rfc2544,netmap]
 
 netmap (not in the default set): pktgen-nm against C pkt-gen on the real module, in
 the netmap-vm guest where /dev/netmap is missing (scripts/bench_netmap.py).
@@ -18,6 +18,8 @@ drops everything; counted by the peer's interface over a window that excludes
 start-up.
 python: pure-Python loops over Port.send()/recv() and NumPy views, and the
 Python anchors (socket.send, sendmmsg, Scapy), see scripts/bench_python.py.
+rfc2544: the Linux bridge against nm-bridge as RFC 2544 devices, throughput at 64 bytes
+(scripts/bench_rfc2544.py).
 ping/pong: round trips per second and percentiles.  loop: the engine's own cost
 (no kernel at all), user CPU nanoseconds per packet.
 Medians are printed with the ratio to the peer; every figure is from this run.
@@ -346,6 +348,9 @@ def main() -> int:
             bench_tx(lab, a, have_trafgen)
         if "rx" in want:
             bench_rx(lab, a, have_sniff)
+        if "rfc2544" in want:
+            import bench_rfc2544
+            print(bench_rfc2544.table(a.rounds, max(1, a.secs / 2)) + "\n")
         if "python" in want:
             import bench_python
             print(bench_python.table(lab, a.secs, a.rounds) + "\n")
