@@ -88,6 +88,27 @@ def setup(o) -> R.Setup:
     return s
 
 
+def _check_ports(s: R.Setup) -> None:
+    """Both ports' interfaces exist (in their namespaces) before any trial starts."""
+    import netmap_py
+    for flag, name, netns in (("--tx", s.tx, s.tx_netns), ("--rx", s.rx, s.rx_netns)):
+        try:
+            spec = netmap_py.PortSpec.parse(name)
+        except ValueError as e:
+            raise UsageError(f"bad {flag} {name}: {e}") from None
+        if spec.ifname is None or spec.backend == "loop":
+            continue
+        try:
+            with R._inside(netns):
+                info = netmap_py.checks.interface(spec.ifname)
+        except OSError as e:
+            why = ("no such network namespace (ip netns lists them)" if e.errno == 2 else
+                   e.strerror or str(e))
+            raise UsageError(f"bad {flag}-netns {netns}: {why}") from None
+        if not info.exists:
+            raise UsageError(f"bad {flag} {name}: {info.facts[0].sentence}")
+
+
 def _check_line_rate(o, s: R.Setup, size: int) -> None:
     import netmap_py
     name = netmap_py.PortSpec.parse(o.tx).ifname if not o.tx_netns else None
@@ -117,6 +138,7 @@ def run(argv) -> int:
     sizes = _list(o.sizes, "--sizes", _size)
     tests = _list(o.tests, "--tests", _test)
     s = setup(o)
+    _check_ports(s)
     _check_line_rate(o, s, min(sizes))
     if o.report:
         from . import rfc2544_report

@@ -39,3 +39,18 @@ def test_trial_loss_and_validity_fields():
     t = R.Trial("throughput", 64, 1000.0, 2000, 1990, 999.0, 2.0)
     assert t.lost == 10 and round(t.loss_pct, 3) == 0.5
     assert t.to_dict()["lost"] == 10
+
+
+@pytest.mark.parametrize("ports,text", [
+    (["--tx", "xdp:nosuch0", "--rx", "xdp:nosuch1"], "bad --tx xdp:nosuch0: no interface"),
+    (["--tx", "xdp:lo", "--rx", "xdp:nosuch1"], "bad --rx xdp:nosuch1: no interface"),
+    (["--tx", "xdp:lo", "--rx", "xdp:lo", "--rx-netns", "nosuchns"],
+     "bad --rx-netns nosuchns: no such network namespace"),
+    (["--tx", "bad:::x", "--rx", "lo"], "bad --tx bad:::x: bad port name"),
+])
+def test_ports_checked_before_any_trial(capsys, ports, text):
+    argv = ["rfc2544", *ports, "--dst-mac", "02:00:00:00:00:01", "--max-rate", "1000",
+            "--duration", "1"]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err
+    assert text in err and "Traceback" not in err, err
