@@ -97,6 +97,10 @@ class Run:
             func=opts.func, count=opts.count, duration=opts.duration, rate=opts.rate,
             exit_on_idle=opts.exit_on_idle, seed=opts.seed, burst=opts.burst,
             randomize=opts.traffic.randomize if opts.traffic else (False, False)))
+        self._fresh()
+
+    def _fresh(self) -> None:
+        """No result yet, no interval taken."""
         self.result: Result | None = None
         self.interval_rtt = (0, 0, 0, 0)    # ping: the last interval's (count, sum, min, max)
         self._last = (0, 0, 0, time.monotonic())
@@ -112,9 +116,7 @@ class Run:
                            rate=job.rate, interval=interval, threads=max(1, len(ports)))
         self._ports, self._kernel, self._given = list(ports), kernel, list(frames)
         self._core = runner.Run(job)
-        self.result = None
-        self.interval_rtt = (0, 0, 0, 0)
-        self._last = (0, 0, 0, time.monotonic())
+        self._fresh()
         return self
 
     # -- life -----------------------------------------------------------------------

@@ -109,9 +109,14 @@ def _check_ports(s: R.Setup) -> None:
             raise UsageError(f"bad {flag} {name}: {info.facts[0].sentence}")
 
 
-def _check_line_rate(o, s: R.Setup, size: int) -> None:
+def _tx_ifname(o) -> str | None:
+    """The sending interface, where its speed can be read here (not in another netns)."""
     import netmap_py
-    name = netmap_py.PortSpec.parse(o.tx).ifname if not o.tx_netns else None
+    return netmap_py.PortSpec.parse(o.tx).ifname if not o.tx_netns else None
+
+
+def _check_line_rate(o, s: R.Setup, size: int) -> None:
+    name = _tx_ifname(o)
     most = R.line_rate(name, size)
     if most is not None and s.max_rate > most * 1.0001:
         raise UsageError(f"bad --max-rate {s.max_rate:g}: {name}'s line rate is {most:,.0f} "
@@ -162,9 +167,7 @@ def run(argv) -> int:
 
 
 def _link_mbit(o) -> float | None:
-    import netmap_py
-    name = netmap_py.PortSpec.parse(o.tx).ifname if not o.tx_netns else None
-    rate = R.line_rate(name, 64)
+    rate = R.line_rate(_tx_ifname(o), 64)
     return rate * 84 * 8 / 1e6 if rate else None
 
 

@@ -27,6 +27,22 @@ def _mbit(pps: float, size: int) -> float:
     return pps * size * 8 / 1e6
 
 
+def _save(plt, fig, ax, path: str, labels: tuple, grid: bool = True) -> bool:
+    """A chart's labels (x, y, title), its grid and legend (grid=False: neither),
+    written to path."""
+    xlabel, ylabel, title = labels
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    if grid:
+        ax.grid(True, alpha=0.3)
+        ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return True
+
+
 def _chart_throughput(plt, results, link_mbit, path) -> bool:
     rs = sorted((r for r in results if r.test == "throughput"), key=lambda r: r.size)
     if not rs:
@@ -39,15 +55,8 @@ def _chart_throughput(plt, results, link_mbit, path) -> bool:
         ax.plot(grid, [link_mbit * 1e6 / ((s + 20) * 8) for s in grid], "--",
                 label=f"line rate ({link_mbit:g} Mbit/s)")
     ax.set_ylim(bottom=0)
-    ax.set_xlabel("frame size, bytes (with CRC)")
-    ax.set_ylabel("frames per second")
-    ax.set_title("Throughput against frame size")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, ax, path, ("frame size, bytes (with CRC)", "frames per second",
+                                      "Throughput against frame size"))
 
 
 def _chart_loss(plt, results, path) -> bool:
@@ -58,15 +67,8 @@ def _chart_loss(plt, results, path) -> bool:
     for r in rs:
         ts = sorted((t for t in r.trials if t.valid), key=lambda t: t.offered)
         ax.plot([t.offered for t in ts], [t.loss_pct for t in ts], "o-", label=f"{r.size} B")
-    ax.set_xlabel("offered load, frames per second")
-    ax.set_ylabel("frames lost, %")
-    ax.set_title("Frame loss rate against offered load")
-    ax.grid(True, alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, ax, path, ("offered load, frames per second", "frames lost, %",
+                                      "Frame loss rate against offered load"))
 
 
 def _chart_b2b(plt, results, path) -> bool:
@@ -75,13 +77,9 @@ def _chart_b2b(plt, results, path) -> bool:
         return False
     fig, ax = plt.subplots(figsize=(7, 4))
     ax.bar([str(r.size) for r in rs], [r.value or 0 for r in rs])
-    ax.set_xlabel("frame size, bytes (with CRC)")
-    ax.set_ylabel("longest burst without loss, frames")
-    ax.set_title("Back-to-back frames")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return True
+    return _save(plt, fig, ax, path, ("frame size, bytes (with CRC)",
+                                      "longest burst without loss, frames",
+                                      "Back-to-back frames"), grid=False)
 
 
 def _summary_rows(results) -> str:
