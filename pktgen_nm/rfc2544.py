@@ -147,7 +147,10 @@ def trial(s: Setup, size: int, rate: float, *, count: int = 0, test: str = "thro
             pass
     sent, secs = tx.result.pkts, tx.result.seconds
     seq = rx.result.sequence or {}
-    offered = sent / secs if secs else 0.0
+    # a timed trial's sending ends at s.duration; what follows is the wait for the port
+    # to drain its queue, which is not time the generator had to offer frames in
+    span = min(secs, s.duration) if not count else secs
+    offered = sent / span if span else 0.0
     t = Trial(test, size, rate, sent, max(0, seq.get("received", 0) - stale),
               round(offered, 1), round(secs, 3), seq.get("reordered", 0),
               seq.get("duplicated", 0))

@@ -31,8 +31,12 @@ def test_throughput_of_a_shaper_is_its_rate(lab3, size):
         r = R.throughput(s, size)
         assert r.value is not None, r.to_dict()
         assert abs(r.value - shaped) <= res + shaped * 0.02, (r.value, shaped, r.to_dict())
-        again = R.trial(s, size, r.value)           # zero loss there, on a re-check
-    assert again.lost == 0 and again.valid, again
+        # zero loss there, on a re-check; the shaper's queue slows the sender by 1-2 %
+        # here (a trial it makes invalid), so up to three re-checks, all without loss
+        checks = []
+        while len(checks) < 3 and not any(c.valid for c in checks):
+            checks.append(R.trial(s, size, r.value))
+    assert all(c.lost == 0 for c in checks) and checks[-1].valid, checks
 
 
 @pytest.mark.parametrize("kind", ["bridge", "router", "nm-bridge"])
