@@ -99,7 +99,7 @@ cdef struct pg_ctx:
     uint64_t start_ns, end_ns
     int started, done, cancel, error
     # rxseq
-    uint64_t lost, reordered, dups, short_pkts, seq_pkts
+    uint64_t lost, reordered, dups, short_pkts, seq_pkts, other_pkts
     uint32_t expected
     int seq_init
     uint8_t *seen
@@ -109,6 +109,7 @@ cdef struct pg_ctx:
     uint64_t *rtt_samples           # for percentiles (the first rtt_cap samples)
     uint64_t rtt_cap
     uint64_t replies
+    int stamp                       # txseq: a send time after each number; rxseq: latency
     # tx options
     int copy_always                 # -o 4/8: write the whole frame every time
     int rubbish                     # -r: never write the buffer
@@ -157,7 +158,8 @@ class WorkerOptions:
     limit packets (0: none), duration s, rate pps, burst per ring, seed of the random
     fields, randomize (source, destination), copy_always/rubbish (pkt-gen -o bits),
     pcap_frames sent in turn, capture (frames kept), rtt_samples (ping), kernel (a
-    KernelProgram: the kernel sends), frags/max_frag (-F/-M), vhdr (-H), indirect (-I)."""
+    KernelProgram: the kernel sends), frags/max_frag (-F/-M), vhdr (-H), indirect (-I),
+    stamp (txseq: the send time in each frame; rxseq: one-way latency from it, in rtt())."""
 
     frame: object = None
     burst: int = 512
@@ -177,6 +179,7 @@ class WorkerOptions:
     max_frag: int = 0
     vhdr: int = 0
     indirect: bool = False
+    stamp: bool = False
 
 
 cdef class Worker:
@@ -222,7 +225,7 @@ cdef class Worker:
             self._set_frags(o.frame, o.pcap_frames, o.frags, o.max_frag)
         elif kernel is None and o.frame is not None:
             self._check_fits(func, len(o.frame.data))
-        if self.c.func == F_PING:
+        if self.c.func == F_PING or (self.c.func == F_RXSEQ and self.c.stamp):
             self.c.rtt_cap = o.rtt_samples
             self.c.rtt_samples = <uint64_t *>malloc(8 * o.rtt_samples) if o.rtt_samples else NULL
             if o.rtt_samples and self.c.rtt_samples == NULL:
@@ -241,6 +244,9 @@ cdef class Worker:
         self.c.iv[0].epoch = self.c.iv[1].epoch = 0xffffffff   # neither slot started
         self.c.copy_always, self.c.rubbish = o.copy_always, o.rubbish
         self.c.indirect = o.indirect
+        if o.stamp and self.c.func not in (F_TXSEQ, F_RXSEQ):
+            raise ValueError("stamp= is for txseq and rxseq (one-way latency)")
+        self.c.stamp = 1 if o.stamp else 0
         self.c.cap_max = <uint64_t>o.capture
         self.c.vhdr = <uint32_t>o.vhdr  # receivers: bytes before the Ethernet header (-H)
 
@@ -421,7 +427,8 @@ cdef class Worker:
 
     def seq_stats(self):
         return {"received": self.c.seq_pkts, "lost": self.c.lost, "reordered": self.c.reordered,
-                "duplicated": self.c.dups, "short": self.c.short_pkts}
+                "duplicated": self.c.dups, "short": self.c.short_pkts,
+                "other": self.c.other_pkts}
 
     def captured(self):
         """Frames kept for --pcap-out: a list of (unix time ns, bytes)."""

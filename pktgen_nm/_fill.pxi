@@ -134,6 +134,7 @@ cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noe
     cdef const char *src
     cdef uint64_t nbytes = 0
     cdef int ping = t.func == F_PING
+    cdef uint64_t sent_at = now_ns() if t.stamp and with_seq else 0   # one per batch
     for _ in range(n):
         slot = &r.slot[head]
         buf = NETMAP_BUF(r, slot.buf_idx)
@@ -145,7 +146,7 @@ cdef uint32_t fill_ring(pg_ctx *t, netmap_ring *r, uint32_t n, int with_seq) noe
                 memcpy(buf, t.tmpl, t.max_len)  # a buffer we have not written yet
             L = pick_len(t)
             if t.vary and not t.rubbish:
-                patch(t, buf, L, with_seq, now_ns() if ping else 0)
+                patch(t, buf, L, with_seq, now_ns() if ping else sent_at)
                 if with_seq:
                     t.seq += 1
         slot.flags = 0
@@ -172,13 +173,14 @@ cdef uint32_t fill_ring_frags(pg_ctx *t, netmap_ring *r, uint32_t n, int with_se
     cdef netmap_slot *slot
     cdef const char *src
     cdef uint64_t nbytes = 0
+    cdef uint64_t sent_at = now_ns() if t.stamp and with_seq else 0
     for _ in range(n):
         if t.pcap_n:
             src = next_pcap(t, &L)
         else:
             L = pick_len(t)
             if t.vary:
-                patch(t, t.scratch, L, with_seq, 0)
+                patch(t, t.scratch, L, with_seq, sent_at)
                 if with_seq:
                     t.seq += 1
             src = t.scratch

@@ -102,14 +102,26 @@ cdef void tx_loop(pg_ctx *t) noexcept nogil:
     t.end_ns = now_ns()
 
 
-cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
-    cdef uint32_t off, s, d
+cdef inline uint32_t udp_payload(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
+    """Where a frame's UDP payload starts (after pkt-gen's fixed IPv4 or IPv6 header),
+    0 if the frame is not IPv4/IPv6 UDP (a neighbour's ARP, ICMPv6 or IGMP)."""
     cdef const uint8_t *u = <const uint8_t *>buf + t.vhdr
-    # IPv4 or IPv6 by ethertype, like pkt-gen's rxseq
-    if L < t.vhdr + 14:
-        t.short_pkts += 1
+    if L < t.vhdr + 14 + 20:
+        return 0
+    if u[12] == 0x08 and u[13] == 0x00:
+        return t.vhdr + 14 + 20 + 8 if u[14 + 9] == 17 else 0
+    if u[12] == 0x86 and u[13] == 0xdd and L >= t.vhdr + 14 + 40:
+        return t.vhdr + 14 + 40 + 8 if u[14 + 6] == 17 else 0
+    return 0
+
+
+cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
+    """rxseq: one frame's sequence number against the expected one.  Frames that are
+    not UDP are someone else's: counted apart (other), not as ours."""
+    cdef uint32_t off = udp_payload(t, buf, L), s, d
+    if off == 0:
+        t.other_pkts += 1
         return
-    off = t.vhdr + (14 + 20 + 8 if (u[12] == 0x08 and u[13] == 0x00) else 14 + 40 + 8)
     if L < off + 4:
         t.short_pkts += 1
         return
@@ -134,6 +146,18 @@ cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogi
     # forget what is now too far behind to be told apart
     d = s + SEEN_BITS // 2
     t.seen[(d >> 3) & (SEEN_BITS // 8 - 1)] &= <uint8_t>~(1 << (d & 7))
+
+
+cdef inline void one_way(pg_ctx *t, const char *buf, uint32_t L, uint64_t now) noexcept nogil:
+    """rxseq with stamps: the send time txseq wrote after the sequence number, and
+    this frame's latency from it (frames without a plausible one are not counted)."""
+    cdef uint32_t off = udp_payload(t, buf, L)
+    cdef uint64_t sent
+    if off == 0 or L < off + 12:
+        return
+    sent = (<uint64_t>get32(buf + off + 4) << 32) | get32(buf + off + 8)
+    if sent and sent <= now and now - sent < 10000000000ULL:
+        rtt_record(t, now - sent)
 
 
 cdef enum:
@@ -180,6 +204,7 @@ cdef void drain_ring(pg_ctx *t, netmap_ring *r, int ring, uint32_t avail) noexce
     cdef netmap_slot *slot
     cdef uint64_t nbytes = 0, npkts = 0, room = t.limit - t.pkts if t.limit else <uint64_t>-1
     cdef int check = t.func == F_RXSEQ, keep = t.cap_max != 0
+    cdef uint64_t now = now_ns() if check and t.stamp else 0   # one arrival time a batch
     for _ in range(avail):
         slot = &slots[head]
         nbytes += slot.len
@@ -191,6 +216,8 @@ cdef void drain_ring(pg_ctx *t, netmap_ring *r, int ring, uint32_t avail) noexce
         if not (slot.flags & NS_MOREFRAG):
             if check:
                 seq_check(t, NETMAP_BUF(r, slot.buf_idx), slot.len)
+                if now:
+                    one_way(t, NETMAP_BUF(r, slot.buf_idx), slot.len, now)
             npkts += 1
             if npkts >= room:
                 break
@@ -294,21 +321,8 @@ cdef inline void rtt_record(pg_ctx *t, uint64_t rtt) noexcept nogil:
 
 cdef inline uint32_t probe_off(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
     """Offset of the sequence number in a reply, 0 if it is not one of ours."""
-    cdef const uint8_t *u = <const uint8_t *>buf + t.vhdr
-    cdef uint32_t off
-    if L < t.vhdr + 14:
-        return 0
-    if u[12] == 0x08 and u[13] == 0x00:
-        off = t.vhdr + 14 + 20 + 8
-        if u[14 + 9] != 17:
-            return 0
-    elif u[12] == 0x86 and u[13] == 0xdd:
-        off = t.vhdr + 14 + 40 + 8
-        if u[14 + 6] != 17:
-            return 0
-    else:
-        return 0
-    return off if L >= off + 12 else 0
+    cdef uint32_t off = udp_payload(t, buf, L)
+    return off if off and L >= off + 12 else 0
 
 
 cdef void ping_loop(pg_ctx *t) noexcept nogil:

@@ -57,6 +57,7 @@ class _Options:
     exit_on_idle: bool = False
     seed: int = 0
     engine: str = "ring"                # ring, or kernel: the kernel generates (tx, txseq)
+    stamp: bool = False                 # txseq: send times in the frames; rxseq: latency
 
     def check(self) -> None:
         _positive("count", self.count, integer=True)
@@ -76,6 +77,11 @@ class _Options:
             raise ValueError(f"{self.func} runs on one thread only")
         if self.engine not in ("ring", "kernel"):
             raise ValueError(f"engine={self.engine!r}: ring or kernel")
+        if not isinstance(self.stamp, bool):
+            raise TypeError(f"stamp={self.stamp!r}: True or False")
+        if self.stamp and (self.func not in ("txseq", "rxseq") or self.engine == "kernel"):
+            raise ValueError("stamp=True is for send(seq=True) on the ring engine and "
+                             "receive(seq=True): one-way latency")
         if self.engine == "kernel" and (self.func not in ("tx", "txseq") or
                                         self.traffic.frames is not None):
             raise ValueError("engine='kernel' sends pkt-gen's frame (a Traffic of "
@@ -96,7 +102,8 @@ class Run:
         self._core = runner.Run(runner.Job(
             func=opts.func, count=opts.count, duration=opts.duration, rate=opts.rate,
             exit_on_idle=opts.exit_on_idle, seed=opts.seed, burst=opts.burst,
-            randomize=opts.traffic.randomize if opts.traffic else (False, False)))
+            randomize=opts.traffic.randomize if opts.traffic else (False, False),
+            stamp=opts.stamp))
         self._fresh()
 
     def _fresh(self) -> None:
@@ -260,6 +267,11 @@ class Run:
         """(packets, bytes, batches) so far, summed over the threads."""
         return self._core.totals()
 
+    def sequence(self) -> dict | None:
+        """receive(seq=True): its verdict so far (received, lost, reordered, duplicated,
+        short, other: frames not UDP, not counted as ours); None for other functions."""
+        return self._core.sequence() if self._o.func == "rxseq" and self._workers else None
+
     def intervals(self):
         """Yield an Interval every `interval` seconds while the run is alive, and a last
         one for what the final part of an interval saw."""
@@ -294,6 +306,9 @@ class Run:
         if self._o.func == "ping":
             from .report import rtt_lines
             rtt = rtt_lines(w0.rtt(), w0.sample()[0])[1]
+        elif self._o.stamp and self._o.func == "rxseq":
+            from .report import latency_stats
+            rtt = latency_stats(w0.rtt())
         errors = [str(e) for e in self._core.errors if e is not None]
         errors += [os.strerror(w.error) for w in self._workers if w.error]
         cpu = [self._core.cpu[i] for i in sorted(self._core.cpu)]

@@ -347,7 +347,8 @@ def _final(o: _Out, run: api.Run, wire0: dict, interrupted: bool) -> int:
     if pl.func == "rxseq" and res.sequence:
         agg = res.sequence
         say(f"Sequence: {agg['received']} checked, {agg['lost']} lost, {agg['reordered']} "
-            f"reordered, {agg['duplicated']} duplicated, {agg['short']} too short")
+            f"reordered, {agg['duplicated']} duplicated, {agg['short']} too short, "
+            f"{agg['other']} not UDP (not ours)")
     extra.update(_final_counters(o, run, res, wire0))
     failed = run.errors
     for i, e in failed:

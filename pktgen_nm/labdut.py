@@ -23,22 +23,34 @@ class Dut:
         self.lab, self.kind, self.rate_bit, self.backend = lab, kind, rate_bit, backend
         self.proc: subprocess.Popen | None = None
         self.dst_mac = lab.mac("C", lab.dev_c)
+        self._undo: list[list[str]] = []    # commands that take it apart, last first
 
-    def _sh(self, *argv: str) -> None:
+    def _sh(self, *argv: str, undo: tuple = ()) -> None:
         r = self.lab.exec("B", list(argv))
         if r.returncode:
             raise LabError(f"{' '.join(argv)}: {r.stderr.strip()}")
+        if undo:
+            self._undo.append(list(undo))
 
     def __enter__(self) -> Dut:
+        try:
+            return self._make()
+        except BaseException:
+            self.__exit__()
+            raise
+
+    def _make(self) -> Dut:
         lab = self.lab
         if self.kind in ("bridge", "tbf"):
-            self._sh("ip", "link", "add", "br0", "type", "bridge")
+            self._sh("ip", "link", "add", "br0", "type", "bridge",
+                     undo=("ip", "link", "del", "br0"))
             for d in (lab.dev_b, lab.dev_b2):
                 self._sh("ip", "link", "set", d, "master", "br0")
             self._sh("ip", "link", "set", "br0", "up")
         if self.kind == "tbf":
             self._sh("tc", "qdisc", "add", "dev", lab.dev_b2, "root", "tbf", "rate",
-                     str(self.rate_bit), "burst", "16kb", "latency", "20ms")
+                     str(self.rate_bit), "burst", "16kb", "latency", "20ms",
+                     undo=("tc", "qdisc", "del", "dev", lab.dev_b2, "root"))
         if self.kind == "router":
             self._router()
         if self.kind == "nm-bridge":
@@ -50,11 +62,14 @@ class Dut:
         for key in ("net.ipv4.ip_forward=1", "net.ipv4.conf.all.rp_filter=0",
                     f"net.ipv4.conf.{lab.dev_b}.rp_filter=0"):
             self._sh("sysctl", "-qw", key)
+        self._undo.append(["sysctl", "-qw", "net.ipv4.ip_forward=0"])
         # pkt-gen's default destination 10.1.0.1 lives behind C (10.78.0.2)
         c_ip = f"10.{lab.subnet + 1}.0.2"
-        self._sh("ip", "route", "add", "10.1.0.0/24", "via", c_ip)
+        self._sh("ip", "route", "add", "10.1.0.0/24", "via", c_ip,
+                 undo=("ip", "route", "del", "10.1.0.0/24"))
         self._sh("ip", "neigh", "replace", c_ip, "lladdr", lab.mac("C", lab.dev_c), "dev",
-                 lab.dev_b2, "nud", "permanent")
+                 lab.dev_b2, "nud", "permanent",
+                 undo=("ip", "neigh", "del", c_ip, "dev", lab.dev_b2))
         self.dst_mac = lab.mac("B", lab.dev_b)
 
     def _nm_bridge(self) -> None:
@@ -83,3 +98,5 @@ class Dut:
             self._drain.join(timeout=5)
             self.proc.stderr.close()
             self.proc = None
+        while self._undo:                   # best effort: the lab goes away after anyway
+            self.lab.exec("B", self._undo.pop())

@@ -127,22 +127,32 @@ def percentile(sorted_vals: list[int], q: float) -> int:
     return sorted_vals[k]
 
 
+def latency_stats(rtt: dict) -> dict:
+    """A Worker's rtt() as ns figures: count, min/avg/max and percentiles (of the
+    samples kept), {"count": 0} when none came."""
+    n = rtt["count"]
+    if not n:
+        return {"count": 0}
+    s = sorted(rtt["samples"])
+    pct = {p: percentile(s, p) for p in (50, 90, 99, 99.9)}
+    return {"count": n, "min_ns": rtt["min"], "avg_ns": rtt["sum"] // n, "max_ns": rtt["max"],
+            "p50_ns": pct[50], "p90_ns": pct[90], "p99_ns": pct[99], "p99_9_ns": pct[99.9],
+            "samples_used": len(s)}
+
+
 def rtt_lines(rtt: dict, sent: int) -> tuple[list[str], dict]:
     """Final ping lines: pkt-gen's 'RTT over N packets' line, then ours."""
     n = rtt["count"]
     if not n:
         return [f"RTT over {sent} packets: no reply"], {"count": 0, "sent": sent}
-    s = sorted(rtt["samples"])
-    pct = {p: percentile(s, p) for p in (50, 90, 99, 99.9)}
-    avg = rtt["sum"] // n
+    st = latency_stats(rtt)
     out = {"count": n, "sent": sent, "lost": max(0, sent - rtt["replies"]),
-           "min_ns": rtt["min"], "avg_ns": avg, "max_ns": rtt["max"],
-           "p50_ns": pct[50], "p90_ns": pct[90], "p99_ns": pct[99], "p99_9_ns": pct[99.9],
-           "samples_used": len(s)}
+           **{k: v for k, v in st.items() if k != "count"}}
+    avg = st["avg_ns"]
     lines = [
         f"RTT over {sent} packets: min {rtt['min']} av {avg} ns",
         f"RTT: {n} replies ({out['lost']} lost); min {rtt['min']} avg {avg} max {rtt['max']} ns; "
-        f"p50 {pct[50]} p90 {pct[90]} p99 {pct[99]} p99.9 {pct[99.9]} ns",
+        f"p50 {st['p50_ns']} p90 {st['p90_ns']} p99 {st['p99_ns']} p99.9 {st['p99_9_ns']} ns",
     ]
     hist = rtt["hist"]
     used = [i for i, c in enumerate(hist) if c]

@@ -17,7 +17,7 @@ PROG = "pktgen-nm rfc2544"
 
 
 def build_parser() -> Parser:
-    p = Parser(prog=PROG, description="RFC 2544 throughput, frame loss rate and "
+    p = Parser(prog=PROG, description="RFC 2544 throughput, latency, frame loss rate and "
                                       "back-to-back tests of a device between two ports.")
     a = p.add_argument
     a("--tx", metavar="PORT", required=True, help="the port frames leave from (to the device)")
@@ -29,7 +29,8 @@ def build_parser() -> Parser:
     a("--sizes", metavar="LIST", default=",".join(map(str, R.SIZES)),
       help="frame sizes with CRC (default 64,128,256,512,1024,1280,1518)")
     a("--tests", metavar="LIST", default="throughput",
-      help="throughput, frame_loss, back_to_back (comma-separated; default throughput)")
+      help="throughput, latency, frame_loss, back_to_back (comma-separated; default "
+           "throughput; latency runs at each size's throughput, searched first if not asked)")
     a("--duration", metavar="SECS", type=number, default=60.0,
       help="seconds a trial (RFC 2544: 60, the default)")
     a("--resolution", metavar="PPS", type=number,
@@ -37,7 +38,8 @@ def build_parser() -> Parser:
     a("--pause", metavar="SECS", type=number, default=2.0, help="pause between trials")
     a("--learning", metavar="N", type=whole, default=10,
       help="learning frames from the receiving port before each trial (default 10)")
-    a("--trials", metavar="N", type=whole, default=2, help="back-to-back repetitions")
+    a("--trials", metavar="N", type=whole, default=2,
+      help="repetitions of the latency and back-to-back trials (default 2)")
     a("--tx-netns", metavar="NS", help="open --tx inside network namespace NS")
     a("--rx-netns", metavar="NS", help="open --rx inside network namespace NS")
     a("--json", action="store_true", help="one JSON object per test and frame size")
@@ -125,15 +127,17 @@ def _check_line_rate(o, s: R.Setup, size: int) -> None:
 
 def _progress(t: R.Trial) -> None:
     flag = "" if t.valid else f"  INVALID: {t.why}"
+    lat = t.latency or {}
+    lat_s = (f", latency min {lat['min_ns'] / 1e3:.1f} avg {lat['avg_ns'] / 1e3:.1f} p99 "
+             f"{lat['p99_ns'] / 1e3:.1f} max {lat['max_ns'] / 1e3:.1f} us") if lat.get("count") else ""
     log(f"{t.test} {t.size} B at {t.rate:,.0f} pps: sent {t.sent} received {t.received} "
-        f"lost {t.lost} ({t.loss_pct:.3f} %), offered {t.offered:,.0f} pps{flag}")
+        f"lost {t.lost} ({t.loss_pct:.3f} %), offered {t.offered:,.0f} pps{lat_s}{flag}")
 
 
 def _table(results: list) -> None:
     print(f"{'test':<14}{'size':>6}{'result':>18}  note")
     for r in results:
-        unit = " pps" if r.test == "throughput" else (" %" if r.test == "frame_loss" else
-                                                       " frames")
+        unit = {"throughput": " pps", "frame_loss": " %", "latency": " us"}.get(r.test, " frames")
         val = "none" if r.value is None else f"{r.value:,.1f}{unit}"
         print(f"{r.test:<14}{r.size:>6}{val:>18}  {r.note}")
 
@@ -150,10 +154,16 @@ def run(argv) -> int:
         rfc2544_report._plt()       # no matplotlib: say so now, not after the trials
     if s.duration < 60:
         log(f"trials of {s.duration:g} s: shorter than RFC 2544's 60 s (said in the report)")
-    results = []
+    results, found = [], {}
     for test in tests:
         for size in sizes:
-            r = R.TESTS[test](s, size, progress=_progress)
+            if test == "latency" and size in found:     # at the throughput just found
+                r = R.latency(s, size, progress=_progress, rate=found[size]) if found[size] \
+                    else R.SearchResult("latency", size, None, note="no throughput found")
+            else:
+                r = R.TESTS[test](s, size, progress=_progress)
+            if test == "throughput":
+                found[size] = r.value
             results.append(r)
             if o.json:
                 print(json.dumps({**r.to_dict(), "duration": s.duration}), flush=True)

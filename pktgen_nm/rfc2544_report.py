@@ -71,6 +71,33 @@ def _chart_loss(plt, results, path) -> bool:
                                       "Frame loss rate against offered load"))
 
 
+def _latency_of(r) -> list:
+    """A latency result's trials that measured something, as their ns figures."""
+    return [t.latency for t in r.trials
+            if t.test == "latency" and t.valid and t.latency and t.latency.get("count")]
+
+
+def _chart_latency(plt, results, path) -> bool:
+    rs = sorted((r for r in results if r.test == "latency" and _latency_of(r)),
+                key=lambda r: r.size)
+    if not rs:
+        return False
+    fig, ax = plt.subplots(figsize=(7, 4))
+    sizes = [r.size for r in rs]
+
+    def mean_of(r, key):
+        ls = _latency_of(r)
+        return sum(x[key] for x in ls) / len(ls) / 1e3
+
+    for key, style, label in (("avg_ns", "o-", "average"), ("p99_ns", "s--", "99th percentile"),
+                              ("min_ns", "v:", "minimum"), ("max_ns", "^:", "maximum")):
+        ax.plot(sizes, [mean_of(r, key) for r in rs], style, label=label)
+    ax.set_yscale("log")
+    return _save(plt, fig, ax, path, ("frame size, bytes (with CRC)",
+                                      "one-way latency, microseconds (log)",
+                                      "Latency at the throughput rate, mean over trials"))
+
+
 def _chart_b2b(plt, results, path) -> bool:
     rs = sorted((r for r in results if r.test == "back_to_back"), key=lambda r: r.size)
     if not rs:
@@ -91,6 +118,10 @@ def _summary_rows(results) -> str:
             val = f"{r.value:,.0f} fps ({_mbit(r.value, r.size):,.1f} Mbit/s)"
         elif r.test == "frame_loss":
             val = f"up to {r.value:.3f} % lost"
+        elif r.test == "latency":
+            ls = _latency_of(r)
+            p99 = sum(x["p99_ns"] for x in ls) / len(ls) / 1e3
+            val = f"{r.value:,.1f} us average, {p99:,.1f} us p99"
         else:
             val = f"{r.value:,.0f} frames"
         rows.append(f"<tr><td>{r.test}</td><td>{r.size}</td><td>{val}</td>"
@@ -103,9 +134,12 @@ def _trial_rows(results) -> str:
     for r in results:
         for t in r.trials:
             mark = "" if t.valid else f"invalid: {html.escape(t.why)}"
+            lat = t.latency if t.latency and t.latency.get("count") else None
+            us = "".join(f"<td>{lat[k] / 1e3:,.1f}</td>" if lat else "<td></td>"
+                         for k in ("min_ns", "avg_ns", "p99_ns", "p99_9_ns", "max_ns"))
             rows.append(f"<tr><td>{t.test}</td><td>{t.size}</td><td>{t.rate:,.0f}</td>"
                         f"<td>{t.offered:,.0f}</td><td>{t.sent}</td><td>{t.received}</td>"
-                        f"<td>{t.lost}</td><td>{t.loss_pct:.3f}</td><td>{mark}</td></tr>")
+                        f"<td>{t.lost}</td><td>{t.loss_pct:.3f}</td>{us}<td>{mark}</td></tr>")
     return "\n".join(rows)
 
 
@@ -128,10 +162,14 @@ frames before each trial; search resolution {resolution:,.0f} fps from a maximum
 {summary}
 </table>
 {charts}
-<p>Latency is not measured yet.</p>
+<p>Latency is one-way: every frame of a latency trial carries its send time, taken
+once per batch the sender queues, and the receiver takes its arrival time once per
+batch it reads (both ports on one host, one clock). Software timestamps: the figures
+include both hosts' batching and wake-ups, microseconds here, not a NIC's nanoseconds.</p>
 <h2>Every trial</h2>
 <table><tr><th>test</th><th>size</th><th>rate asked</th><th>offered</th><th>sent</th>
-<th>received</th><th>lost</th><th>lost %</th><th></th></tr>
+<th>received</th><th>lost</th><th>lost %</th><th>min us</th><th>avg us</th><th>p99 us</th>
+<th>p99.9 us</th><th>max us</th><th></th></tr>
 {trials}
 </table>
 </body></html>
@@ -147,6 +185,8 @@ def write(results: list[SearchResult], s: Setup, folder: str, *, title: str = ""
     for name, draw, alt in (
             ("throughput.png", lambda p: _chart_throughput(plt, results, link_mbit, p),
              "throughput against frame size"),
+            ("latency.png", lambda p: _chart_latency(plt, results, p),
+             "latency against frame size"),
             ("loss.png", lambda p: _chart_loss(plt, results, p), "loss against offered load"),
             ("back_to_back.png", lambda p: _chart_b2b(plt, results, p), "back-to-back bursts")):
         if draw(os.path.join(folder, name)):

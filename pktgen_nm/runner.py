@@ -35,6 +35,7 @@ class Job:
     first_cpu: int | None = None        # thread i on CPU (first_cpu + i) % cpus
     cpus: int = 1
     threads: int = 1                    # kernel engine: its threads (no ports)
+    stamp: bool = False                 # txseq/rxseq: send times, one-way latency
 
 
 BACKEND_NAMES = {"xdp": "AF_XDP", "packet": "AF_PACKET", "netmap": "netmap", "loop": "loop:"}
@@ -71,7 +72,7 @@ class Run:
                 seed=(j.seed or time.monotonic_ns()) + i * 7919, randomize=j.randomize,
                 copy_always=j.copy_always, rubbish=j.rubbish, pcap_frames=j.pcap_frames,
                 capture=j.capture, kernel=kernel, frags=j.frags, max_frag=j.max_frag,
-                vhdr=j.vnet, indirect=j.indirect))
+                vhdr=j.vnet, indirect=j.indirect, stamp=j.stamp))
             nfr, size = w.fragments
             if nfr > 1 and i == 0:
                 if nfr > port.max_frags:

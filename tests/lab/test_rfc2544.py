@@ -64,3 +64,30 @@ def test_a_device_that_drops_everything_ends_the_search(lab3):
         r = R.throughput(setup(lab3, dut, 50_000, 10_000), 64)
     assert r.value is None and "no rate" in r.note, r.to_dict()
     assert len(r.trials) <= 4
+
+
+def _ordered(lat: dict) -> bool:
+    return (lat["min_ns"] <= lat["p50_ns"] <= lat["p99_ns"] <= lat["p99_9_ns"]
+            <= lat["max_ns"] and lat["min_ns"] <= lat["avg_ns"] <= lat["max_ns"])
+
+
+def test_latency_of_a_bridge_and_of_a_shaper_queue(lab3):
+    """Latency at a rate the Linux bridge carries: every frame measured, figures in
+    order and microseconds long; a shaper driven at twice its rate holds frames in its
+    20 ms queue, which the latency shows (milliseconds, not microseconds)."""
+    with Dut(lab3, "bridge") as dut:
+        s = setup(lab3, dut, 100_000, 10_000, duration=1)
+        r = R.latency(s, 64, rate=30_000)
+    assert r.value is not None and len(r.trials) == s.trials, r.to_dict()
+    for t in r.trials:
+        lat = t.latency
+        assert t.valid and t.lost == 0 and lat["count"] == t.received, t
+        assert _ordered(lat) and 1_000 <= lat["min_ns"] and lat["p50_ns"] < 2_000_000, lat
+    bridge_p50 = max(t.latency["p50_ns"] for t in r.trials)
+    shaped = RATE_BIT / ((512 - R.CRC) * 8)
+    with Dut(lab3, "tbf", rate_bit=RATE_BIT) as dut:
+        t = R.trial(setup(lab3, dut, shaped * 3, 1000, duration=1), 512, shaped * 2,
+                    test="latency")
+    lat = t.latency
+    assert t.lost > 0 and _ordered(lat), t                  # past its rate: it drops
+    assert lat["p50_ns"] > 5_000_000 and lat["p50_ns"] > 10 * bridge_p50, (lat, bridge_p50)

@@ -76,6 +76,8 @@ def test_receive_with_a_duration_ends_by_itself():
     ({"burst": 10 ** 6}, ValueError, "burst"),
     ({"interval": 0}, ValueError, "interval=0"),
     ({"colour": "red"}, TypeError, "unknown argument"),
+    ({"stamp": True}, ValueError, "seq=True"),           # tx, not txseq: nothing to stamp
+    ({"stamp": "yes"}, TypeError, "True or False"),
 ])
 def test_bad_run_arguments(kw, err, text):
     with pytest.raises(err, match=text):

@@ -1,10 +1,11 @@
 """The Cython loops on the loop backend: every packet checked against scapy."""
 import struct
+import time
 
 import pytest
 from scapy.layers.inet import IP, UDP
-from scapy.layers.inet6 import IPv6
-from scapy.layers.l2 import Ether
+from scapy.layers.inet6 import ICMPv6ND_RS, IPv6
+from scapy.layers.l2 import ARP, Ether
 
 import netmap_py as nm
 from pktgen_nm import _engine
@@ -151,7 +152,51 @@ def test_rxseq_counts_lost_reordered_duplicated():
         w.run()
         st = w.seq_stats()
         # lost: 3, 9, 10, 11 (4 arrived late); reordered: 4; duplicated: one 6
-        assert st == {"received": 10, "lost": 4, "reordered": 1, "duplicated": 1, "short": 0}
+        assert st == {"received": 10, "lost": 4, "reordered": 1, "duplicated": 1, "short": 0,
+                      "other": 0}
+
+
+def test_rxseq_counts_frames_not_udp_apart():
+    """A neighbour's ARP or ICMPv6 on the receiving port is not a frame of ours: it
+    must neither count as received nor break the sequence."""
+    f = P.build_frame(64)
+    arp = bytes(Ether(dst="ff:ff:ff:ff:ff:ff") / ARP(pdst="10.0.0.9")).ljust(60, b"\0")
+    icmp6 = bytes(Ether() / IPv6() / ICMPv6ND_RS()).ljust(70, b"\0")
+    frames = [seq_frame(f, 0), arp, seq_frame(f, 1), icmp6, seq_frame(f, 2)]
+    with nm.open("loop:ro@conf:slots=64") as port:
+        feed(port, frames)
+        w = _engine.Worker(port, "rxseq", limit=len(frames))
+        w.run()
+        st = w.seq_stats()
+        assert (st["received"], st["lost"], st["other"]) == (3, 0, 2), st
+
+
+def test_txseq_stamps_send_times_and_rxseq_takes_latency():
+    f = P.build_frame(64)
+    t0 = time.monotonic_ns()
+    pkts, _ = run_tx("txseq", f, 50, burst=7, stamp=True)
+    t1 = time.monotonic_ns()
+    stamps = [struct.unpack("!Q", b[46:54])[0] for b in pkts]
+    assert all(t0 <= ts <= t1 for ts in stamps), (t0, stamps[:3], t1)
+    assert [struct.unpack("!I", b[42:46])[0] for b in pkts] == list(range(50))
+    assert all(checksums_ok(b) for b in pkts), "the stamp is in the UDP checksum"
+    with nm.open("loop:lt@conf:slots=64") as port:
+        feed(port, pkts)
+        time.sleep(0.01)
+        w = _engine.Worker(port, "rxseq", limit=50, stamp=True)
+        w.run()
+        done = time.monotonic_ns()
+        rtt = w.rtt()
+        assert rtt["count"] == 50 and len(rtt["samples"]) == 50
+        assert 10_000_000 <= rtt["min"] <= rtt["max"] <= done - t0, rtt
+        for ts, lat in zip(stamps, rtt["samples"]):
+            assert t0 <= ts + lat <= done
+
+
+def test_stamps_only_for_numbered_functions():
+    with nm.open("loop:ls@conf:slots=64") as port:
+        with pytest.raises(ValueError, match="txseq and rxseq"):
+            _engine.Worker(port, "rx", stamp=True)
 
 
 def test_rx_counts_exactly_and_captures():

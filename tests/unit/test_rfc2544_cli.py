@@ -14,7 +14,8 @@ BASE = ["rfc2544", "--tx", "loop:a", "--rx", "loop:b", "--dst-mac", "02:00:00:00
     (["--max-rate", "1000", "--duration", "-3"], "bad --duration"),
     (["--max-rate", "0"], "bad --max-rate"),
     (["--max-rate", "1000", "--resolution", "5000"], "not below max_rate"),
-    (["--max-rate", "1000", "--tests", "latency,foo"], "bad --tests 'latency'"),
+    (["--max-rate", "1000", "--tests", "latency,foo"], "bad --tests 'foo'"),
+    (["--max-rate", "1000", "--tests", "jitter"], "bad --tests 'jitter'"),
     (["--max-rate", "nan"], "not a finite number"),
 ])
 def test_bad_input_is_one_line_and_status_2(capsys, extra, text):

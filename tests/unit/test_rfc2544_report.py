@@ -27,18 +27,25 @@ def results():
     bad = R.SearchResult("throughput", 128, None, [R.Trial(
         "throughput", 128, 200_000, 100_000, 0, 50_000, 2.0, valid=False,
         why="the generator offered 50,000 pps of 200,000 asked")], note="no rate <crossed>")
-    return s, tp + [fl, bad]
+    lat = [R.SearchResult("latency", size, 20.0 + size / 100, [
+        R.Trial("latency", size, 100_000, 200_000, 200_000, 99_990, 2.0, latency={
+            "count": 200_000, "min_ns": 5_000, "avg_ns": 20_000 + size * 10,
+            "max_ns": 900_000, "p50_ns": 18_000, "p90_ns": 40_000, "p99_ns": 120_000 + k,
+            "p99_9_ns": 400_000, "samples_used": 200_000}) for k in (0, 2000)])
+        for size in (64, 512, 1518)]
+    return s, tp + [fl, bad] + lat
 
 
 def test_page_charts_and_json(tmp_path):
     s, rs = results()
     page = rfc2544_report.write(rs, s, str(tmp_path), title="a test", link_mbit=1000)
     text = Path(page).read_text()
-    for want in ("throughput.png", "loss.png", "146,800 fps", "invalid: the generator offered",
-                 "no rate &lt;crossed&gt;", "shorter than the RFC"):
+    for want in ("throughput.png", "loss.png", "latency.png", "146,800 fps",
+                 "invalid: the generator offered", "no rate &lt;crossed&gt;",
+                 "shorter than the RFC", "20.6 us average, 121.0 us p99"):
         assert want in text, want
     assert not (tmp_path / "back_to_back.png").exists(), "no back-to-back results: no chart"
-    for png in ("throughput.png", "loss.png"):
+    for png in ("throughput.png", "loss.png", "latency.png"):
         img = plt.imread(str(tmp_path / png))
         assert img.shape[0] > 200 and img.std() > 0.05, png
     saved = json.loads((tmp_path / "results.json").read_text())
