@@ -44,8 +44,8 @@ class Result:
     """A finished run.  sequence: rxseq's verdict (received, lost, reordered,
     duplicated, short); rtt: ping's round trips in ns (count, lost, min/avg/max,
     percentiles), or with receive(seq=True, stamp=True) the one-way latency of the
-    stamped frames (count, min/avg/max, percentiles; ns); wire, kernel_drops, cpu, pcap_out: as the command reports them;
-    errors: what ended threads early (strings)."""
+    stamped frames (count, min/avg/max, percentiles; ns); wire, kernel_drops, cpu,
+    pcap_out: as the command reports them; errors: what ended threads early (strings)."""
 
     function: str
     port: str

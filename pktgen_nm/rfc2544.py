@@ -321,3 +321,21 @@ def latency(s: Setup, size: int, progress=None, rate: float | None = None) -> Se
 
 TESTS = {"throughput": throughput, "latency": latency, "frame_loss": frame_loss,
          "back_to_back": back_to_back}
+
+
+def run_tests(s: Setup, tests, sizes, progress=None):
+    """Yield each test's SearchResult at each size, tests in the order given; latency
+    runs at the throughput found earlier in the same run (searched first where
+    throughput was not asked for)."""
+    found = {}
+    for test in tests:
+        for size in sizes:
+            if test == "latency" and size in found:
+                r = (latency(s, size, progress, rate=found[size]) if found[size] else
+                     SearchResult("latency", size, None,
+                                  note="no throughput at this size to measure latency at"))
+            else:
+                r = TESTS[test](s, size, progress)
+            if test == "throughput":
+                found[size] = r.value
+            yield r

@@ -154,18 +154,10 @@ def run(argv) -> int:
         rfc2544_report._plt()       # no matplotlib: say so now, not after the trials
     if s.duration < 60:
         log(f"trials of {s.duration:g} s: shorter than RFC 2544's 60 s (said in the report)")
-    results, found = [], {}
-    for test in tests:
-        for size in sizes:
-            if test == "latency" and size in found:     # at the throughput just found
-                r = R.latency(s, size, progress=_progress, rate=found[size]) if found[size] \
-                    else R.SearchResult("latency", size, None, note="no throughput found")
-            else:
-                r = R.TESTS[test](s, size, progress=_progress)
-            if test == "throughput":
-                found[size] = r.value
-            results.append(r)
-            if o.json:
+    results = []
+    for r in R.run_tests(s, tests, sizes, _progress):
+        results.append(r)
+        if o.json:
                 print(json.dumps({**r.to_dict(), "duration": s.duration}), flush=True)
     if not o.json:
         _table(results)

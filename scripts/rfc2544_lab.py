@@ -27,14 +27,10 @@ def run(dut: str, sizes, tests, args) -> list:
                         dst_mac=d.dst_mac, max_rate=args.max_rate, duration=args.duration,
                         resolution=args.resolution or args.max_rate / 100, pause=0.3,
                         tx_netns=lab.ns("A"), rx_netns=lab.ns("C"))
-            out = []
-            for test in tests:
-                for size in sizes:
-                    r = R.TESTS[test](s, size, progress=lambda t: print(
-                        f"  {dut} {t.test} {t.size} B {t.rate:,.0f} pps: lost {t.lost} of "
-                        f"{t.sent}{'' if t.valid else ' (invalid: ' + t.why + ')'}",
-                        file=sys.stderr, flush=True))
-                    out.append(r)
+            out = list(R.run_tests(s, tests, sizes, progress=lambda t: print(
+                f"  {dut} {t.test} {t.size} B {t.rate:,.0f} pps: lost {t.lost} of "
+                f"{t.sent}{'' if t.valid else ' (invalid: ' + t.why + ')'}",
+                file=sys.stderr, flush=True)))
             if args.report:
                 from pktgen_nm import rfc2544_report
                 path = rfc2544_report.write(out, s, args.report, title=f"the lab's {dut}")
