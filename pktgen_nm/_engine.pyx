@@ -454,6 +454,10 @@ cdef class Worker:
             pos += CAP_HDR + L
         return out
 
+    def rtt_histogram(self):
+        """(count, sum ns, log2 histogram): what rtt() has, without the samples."""
+        return (self.c.rtt_n, self.c.rtt_sum, [self.c.rtt_hist[i] for i in range(RTT_BUCKETS)])
+
     def rtt(self):
         """All round trips: count, sum, min, max, log2 histogram, samples (ns)."""
         cdef uint64_t n = self.c.rtt_n if self.c.rtt_n < self.c.rtt_cap else self.c.rtt_cap

@@ -267,6 +267,23 @@ class Run:
         """(packets, bytes, batches) so far, summed over the threads."""
         return self._core.totals()
 
+    @property
+    def function(self) -> str:
+        return self._o.func
+
+    def kernel_drops(self) -> dict:
+        """What the backends' kernel sides dropped on receive so far (Port.kernel_drops()
+        summed over the run's ports); {} where none counts any."""
+        return runner.kernel_drops(self._ports)
+
+    def rtt_histogram(self) -> tuple[int, int, list] | None:
+        """ping, or receive(seq=True, stamp=True): (count, sum ns, log2 histogram) of the
+        round trips or latencies so far; None for other runs or before start()."""
+        if not self._workers or not (self._o.func == "ping" or
+                                     (self._o.stamp and self._o.func == "rxseq")):
+            return None
+        return self._workers[0].rtt_histogram()
+
     def sequence(self) -> dict | None:
         """receive(seq=True): its verdict so far (received, lost, reordered, duplicated,
         short, other: frames not UDP, not counted as ours); None for other functions."""

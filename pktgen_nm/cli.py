@@ -12,7 +12,9 @@ import ipaddress
 import json
 import os
 import signal
+import socket
 import sys
+import time
 
 from netmap_py import checks
 
@@ -101,6 +103,10 @@ def build_parser() -> argparse.ArgumentParser:
     a("--engine", metavar="E", default="ring",
       help="ring (default); kernel: the kernel generates (BPF_PROG_RUN live frames, "
            "tx/txseq); auto: kernel where it can")
+    a("--metrics-port", metavar="[ADDR:]PORT",
+      help="serve live counters for Prometheus there (needs prometheus_client)")
+    a("--metrics-hold", metavar="SECS", type=number, default=0,
+      help="keep serving the final figures SECS seconds after the run (default 0)")
     a("--lab", action="store_true",
       help="run on a built-in lab: two namespaces joined by a veth pair (see README)")
     a("--lab-rx", metavar="ARGS", default="",
@@ -129,14 +135,42 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     return opts
 
 
+def _check_metrics(opts) -> None:
+    """--metrics-port/--metrics-hold: wrong before any port opens."""
+    if opts.metrics_port is None:
+        if opts.metrics_hold:
+            raise UsageError("--metrics-hold needs --metrics-port")
+        return
+    from . import metrics
+    try:
+        metrics.parse_address(opts.metrics_port)
+        metrics._lib()
+    except ValueError as e:
+        raise UsageError(f"bad --metrics-port: {e}") from None
+    if not 0 <= opts.metrics_hold <= 3600:
+        raise UsageError(f"bad --metrics-hold {opts.metrics_hold:g}: 0 to 3600 seconds")
+
+
 def run(opts) -> int:
     pl = plan(opts)
+    _check_metrics(opts)
     from . import _engine
     info = check_interface(pl, opts)    # a wrong name first: it is wrong for root too
     # netmap: opening /dev/netmap says what is wrong itself (no module, no permission)
     if os.geteuid() != 0 and pl.spec.backend not in ("loop", "netmap"):
         raise UsageError("no permission: opening packet ports needs root (CAP_NET_RAW, "
                          "CAP_NET_ADMIN); run with sudo")
+    exporter = _metrics(opts, pl, info)     # listening before any port opens
+    try:
+        return _run_on(opts, pl, info, _engine, exporter)
+    finally:
+        if exporter is not None:
+            _hold(opts.metrics_hold)
+            exporter.close()
+
+
+def _run_on(opts, pl, info, _engine, exporter) -> int:
+    """run() once the checks passed: the kernel engine or the ports, then the run."""
     normalize = not opts.N
     json_out = opts.json
     out = sys.stdout
@@ -152,8 +186,8 @@ def run(opts) -> int:
         kernel = open_kernel(pl, info, frame)
         try:
             _banner(opts, pl, info, module)
-            return _run_ports(_Out(opts, pl, info, module, say, normalize, json_out), [],
-                              _engine, kernel=(kernel, why), frame=frame)
+            return _run_ports(_Out(opts, pl, info, module, say, normalize, json_out,
+                                   exporter), [], _engine, kernel=(kernel, why), frame=frame)
         finally:
             kernel.close()
     ports = open_ports(pl)
@@ -162,8 +196,8 @@ def run(opts) -> int:
         _banner(opts, pl, info, module)
         if pl.engine == "auto":
             log(f"engine ring: {why}")
-        return _run_ports(_Out(opts, pl, info, module, say, normalize, json_out), ports,
-                          _engine)
+        return _run_ports(_Out(opts, pl, info, module, say, normalize, json_out, exporter),
+                          ports, _engine)
     finally:
         for p in ports:
             p.close()
@@ -204,6 +238,7 @@ class _Out:
     say: object
     normalize: bool = True
     json_out: bool = False
+    metrics: object = None              # --metrics-port: the endpoint (metrics.Exporter)
 
 
 def job(opts, pl: Plan) -> Job:
@@ -281,6 +316,8 @@ def _run_ports(o: _Out, ports, engine, kernel=None, frame=None) -> int:
                        kernel=kernel[0] if kernel else None, interval=opts.T / 1000)
     wire0 = checks.wire_counters(info.name) if info is not None else {}
     interrupted = False
+    if o.metrics is not None:
+        o.metrics.attach(run)
     prev_sig = _install_sigterm()
     try:
         run.start()
@@ -295,6 +332,29 @@ def _run_ports(o: _Out, ports, engine, kernel=None, frame=None) -> int:
         run.finish()
         signal.signal(signal.SIGTERM, prev_sig)
     return _final(o, run, wire0, interrupted)
+
+
+def _metrics(opts, pl, info):
+    """--metrics-port: the endpoint, up before any port opens (None without it); it
+    serves the run once _run_ports attaches it."""
+    if not opts.metrics_port:
+        return None
+    from . import metrics
+    try:
+        ex = metrics.serve(opts.metrics_port, port=str(pl.spec), function=pl.func,
+                           ifname=info.name if info is not None else None)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+    log(f"metrics: http://{socket.gethostname()}:{ex.port}/metrics")
+    return ex
+
+
+def _hold(secs: float) -> None:
+    """--metrics-hold: the final figures stay up for a last scrape (Ctrl-C ends it)."""
+    try:
+        time.sleep(secs)
+    except KeyboardInterrupt:
+        pass
 
 
 def _report(o: _Out, run: api.Run, wire0: dict, T: int) -> None:
