@@ -115,9 +115,10 @@ cdef inline uint32_t udp_payload(pg_ctx *t, const char *buf, uint32_t L) noexcep
     return 0
 
 
-cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
-    """rxseq: one frame's sequence number against the expected one.  Frames that are
-    not UDP are someone else's: counted apart (other), not as ours."""
+cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L, uint64_t now) noexcept nogil:
+    """rxseq: one frame's sequence number against the expected one, and with stamps
+    (now: this batch's arrival time) its latency.  Frames that are not UDP are
+    someone else's: counted apart (other), not as ours."""
     cdef uint32_t off = udp_payload(t, buf, L), s, d
     if off == 0:
         t.other_pkts += 1
@@ -146,16 +147,17 @@ cdef inline void seq_check(pg_ctx *t, const char *buf, uint32_t L) noexcept nogi
     # forget what is now too far behind to be told apart
     d = s + SEEN_BITS // 2
     t.seen[(d >> 3) & (SEEN_BITS // 8 - 1)] &= <uint8_t>~(1 << (d & 7))
+    if now:
+        one_way(t, buf + off, L - off, now)
 
 
-cdef inline void one_way(pg_ctx *t, const char *buf, uint32_t L, uint64_t now) noexcept nogil:
-    """rxseq with stamps: the send time txseq wrote after the sequence number, and
-    this frame's latency from it (frames without a plausible one are not counted)."""
-    cdef uint32_t off = udp_payload(t, buf, L)
+cdef inline void one_way(pg_ctx *t, const char *payload, uint32_t room, uint64_t now) noexcept nogil:
+    """The send time txseq wrote after the sequence number, and this frame's latency
+    from it (frames without a plausible one are not counted)."""
     cdef uint64_t sent
-    if off == 0 or L < off + 12:
+    if room < 12:
         return
-    sent = (<uint64_t>get32(buf + off + 4) << 32) | get32(buf + off + 8)
+    sent = (<uint64_t>get32(payload + 4) << 32) | get32(payload + 8)
     if sent and sent <= now and now - sent < 10000000000ULL:
         rtt_record(t, now - sent)
 
@@ -215,9 +217,7 @@ cdef void drain_ring(pg_ctx *t, netmap_ring *r, int ring, uint32_t avail) noexce
             head = 0
         if not (slot.flags & NS_MOREFRAG):
             if check:
-                seq_check(t, NETMAP_BUF(r, slot.buf_idx), slot.len)
-                if now:
-                    one_way(t, NETMAP_BUF(r, slot.buf_idx), slot.len, now)
+                seq_check(t, NETMAP_BUF(r, slot.buf_idx), slot.len, now)
             npkts += 1
             if npkts >= room:
                 break

@@ -279,10 +279,16 @@ class Run:
     def rtt_histogram(self) -> tuple[int, int, list] | None:
         """ping, or receive(seq=True, stamp=True): (count, sum ns, log2 histogram) of the
         round trips or latencies so far; None for other runs or before start()."""
-        if not self._workers or not (self._o.func == "ping" or
-                                     (self._o.stamp and self._o.func == "rxseq")):
+        if not self._workers or self._timed is None:
             return None
         return self._workers[0].rtt_histogram()
+
+    @property
+    def _timed(self) -> str | None:
+        """What the engine times: "rtt" (ping), "latency" (stamped rxseq) or None."""
+        if self._o.func == "ping":
+            return "rtt"
+        return "latency" if self._o.stamp and self._o.func == "rxseq" else None
 
     def sequence(self) -> dict | None:
         """receive(seq=True): its verdict so far (received, lost, reordered, duplicated,
@@ -320,10 +326,10 @@ class Run:
         seq = self._core.sequence() if self._o.func == "rxseq" else None
         rtt = None
         w0 = self._workers[0]
-        if self._o.func == "ping":
+        if self._timed == "rtt":
             from .report import rtt_lines
             rtt = rtt_lines(w0.rtt(), w0.sample()[0])[1]
-        elif self._o.stamp and self._o.func == "rxseq":
+        elif self._timed == "latency":
             from .report import latency_stats
             rtt = latency_stats(w0.rtt())
         errors = [str(e) for e in self._core.errors if e is not None]

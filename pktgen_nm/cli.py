@@ -144,7 +144,7 @@ def _check_metrics(opts) -> None:
     from . import metrics
     try:
         metrics.parse_address(opts.metrics_port)
-        metrics._lib()
+        metrics.require()
     except ValueError as e:
         raise UsageError(f"bad --metrics-port: {e}") from None
     if not 0 <= opts.metrics_hold <= 3600:
@@ -317,7 +317,7 @@ def _run_ports(o: _Out, ports, engine, kernel=None, frame=None) -> int:
     wire0 = checks.wire_counters(info.name) if info is not None else {}
     interrupted = False
     if o.metrics is not None:
-        o.metrics.attach(run)
+        o.metrics.attach(run, wire0)
     prev_sig = _install_sigterm()
     try:
         run.start()

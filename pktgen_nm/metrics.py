@@ -17,7 +17,7 @@ import socket
 
 from netmap_py import checks
 
-__all__ = ["Exporter", "parse_address", "serve"]
+__all__ = ["Exporter", "parse_address", "require", "serve"]
 
 
 def parse_address(text: str) -> tuple[str, int]:
@@ -32,7 +32,8 @@ def parse_address(text: str) -> tuple[str, int]:
     return (addr.strip("[]") or "0.0.0.0"), n
 
 
-def _lib():
+def require():
+    """prometheus_client and its core module; ValueError saying how to install it."""
     try:
         import prometheus_client
         from prometheus_client import core
@@ -49,9 +50,10 @@ class _Collector:
         self.run, self.labels, self.ifname, self.core = None, labels, ifname, core
         self.wire0: dict = {}
 
-    def attach(self, run) -> None:
-        self.wire0 = checks.wire_counters(self.ifname) if self.ifname else {}
-        self.run = run
+    def attach(self, run, wire0: dict | None) -> None:
+        if wire0 is None:
+            wire0 = checks.wire_counters(self.ifname) if self.ifname else {}
+        self.wire0, self.run = wire0, run
 
     def _family(self, kind, name: str, doc: str, extra: tuple = ()):
         return kind(name, doc, labels=[*self.labels, *extra])
@@ -125,9 +127,10 @@ class Exporter:
     def __init__(self, server, thread, collector: _Collector):
         self._server, self._thread, self._collector = server, thread, collector
 
-    def attach(self, run) -> None:
-        """Serve this run's figures (an api.Run) from now on."""
-        self._collector.attach(run)
+    def attach(self, run, wire0: dict | None = None) -> None:
+        """Serve this run's figures (an api.Run) from now on; wire0: the interface's
+        counters at the start, when the caller has read them already."""
+        self._collector.attach(run, wire0)
 
     @property
     def port(self) -> int:
@@ -145,7 +148,7 @@ def serve(address: str, run=None, *, port: str, function: str, ifname: str | Non
     attach() gives later; ValueError for a bad address, a missing prometheus_client or
     a port already taken."""
     addr, n = parse_address(address)
-    prom, core = _lib()
+    prom, core = require()
     reg = prom.CollectorRegistry(auto_describe=False)
     labels = {"port": port, "function": function, "node": node or socket.gethostname()}
     coll = _Collector(labels, ifname, core)

@@ -114,6 +114,12 @@ class Trial:
         return max(0, self.sent - self.received)
 
     @property
+    def measured_latency(self) -> dict | None:
+        """A valid latency trial's figures when stamped frames came back, else None."""
+        lat = self.latency
+        return lat if self.valid and lat and lat.get("count") else None
+
+    @property
     def loss_pct(self) -> float:
         return 100.0 * self.lost / self.sent if self.sent else 0.0
 
@@ -307,8 +313,8 @@ def latency(s: Setup, size: int, progress=None, rate: float | None = None) -> Se
         res.trials.append(t)
         if progress:
             progress(t)
-        if t.valid and t.latency and t.latency.get("count"):
-            means.append(t.latency["avg_ns"])
+        if t.measured_latency:
+            means.append(t.measured_latency["avg_ns"])
     if not means:
         res.note = f"no valid trial at {rate:,.0f} pps brought a stamped frame back"
         return res

@@ -127,9 +127,9 @@ def _check_line_rate(o, s: R.Setup, size: int) -> None:
 
 def _progress(t: R.Trial) -> None:
     flag = "" if t.valid else f"  INVALID: {t.why}"
-    lat = t.latency or {}
+    lat = t.measured_latency
     lat_s = (f", latency min {lat['min_ns'] / 1e3:.1f} avg {lat['avg_ns'] / 1e3:.1f} p99 "
-             f"{lat['p99_ns'] / 1e3:.1f} max {lat['max_ns'] / 1e3:.1f} us") if lat.get("count") else ""
+             f"{lat['p99_ns'] / 1e3:.1f} max {lat['max_ns'] / 1e3:.1f} us") if lat else ""
     log(f"{t.test} {t.size} B at {t.rate:,.0f} pps: sent {t.sent} received {t.received} "
         f"lost {t.lost} ({t.loss_pct:.3f} %), offered {t.offered:,.0f} pps{lat_s}{flag}")
 

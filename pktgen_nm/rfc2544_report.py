@@ -73,8 +73,7 @@ def _chart_loss(plt, results, path) -> bool:
 
 def _latency_of(r) -> list:
     """A latency result's trials that measured something, as their ns figures."""
-    return [t.latency for t in r.trials
-            if t.test == "latency" and t.valid and t.latency and t.latency.get("count")]
+    return [t.measured_latency for t in r.trials if t.test == "latency" and t.measured_latency]
 
 
 def _chart_latency(plt, results, path) -> bool:
@@ -134,7 +133,7 @@ def _trial_rows(results) -> str:
     for r in results:
         for t in r.trials:
             mark = "" if t.valid else f"invalid: {html.escape(t.why)}"
-            lat = t.latency if t.latency and t.latency.get("count") else None
+            lat = t.measured_latency
             us = "".join(f"<td>{lat[k] / 1e3:,.1f}</td>" if lat else "<td></td>"
                          for k in ("min_ns", "avg_ns", "p99_ns", "p99_9_ns", "max_ns"))
             rows.append(f"<tr><td>{t.test}</td><td>{t.size}</td><td>{t.rate:,.0f}</td>"
