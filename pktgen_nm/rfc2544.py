@@ -37,7 +37,10 @@ class Setup:
     receiver's) MAC; max_rate: packets per second the search starts from; duration:
     seconds a trial (the RFC's 60 by default); resolution: the search ends when its
     bounds are this close, pps; pause: seconds between trials; learning: frames sent
-    from the receiving port before each trial (RFC 2544 section 23; 0: none)."""
+    from the receiving port before each trial (RFC 2544 section 23; 0: none).
+    Both directions at once: back_dst_mac, where the frames from the receiving side
+    go; they leave back_tx (default rx) and come back on back_rx (default tx), and
+    rates are per direction."""
 
     tx: str
     rx: str
@@ -51,6 +54,18 @@ class Setup:
     rx_netns: str | None = None
     trials: int = 2                 # back-to-back: repetitions of the longest burst
     engine: str = "ring"            # kernel: the kernel engine sends (tx names an interface)
+    back_dst_mac: str | None = None
+    back_tx: str | None = None
+    back_rx: str | None = None
+
+    @property
+    def ways(self) -> list[Way]:
+        """The directions a trial sends in: this way, and back where asked."""
+        out = [Way(self.tx, self.tx_netns, self.rx, self.rx_netns, self.dst_mac)]
+        if self.back_dst_mac:
+            out.append(Way(self.back_tx or self.rx, self.rx_netns, self.back_rx or self.tx,
+                           self.tx_netns, self.back_dst_mac))
+        return out
 
     def check(self) -> None:
         for name in ("max_rate", "duration", "resolution"):
@@ -69,6 +84,20 @@ class Setup:
         if self.resolution >= self.max_rate:
             raise ValueError(f"resolution {self.resolution:g} pps is not below max_rate "
                              f"{self.max_rate:g} pps")
+        if (self.back_tx or self.back_rx) and not self.back_dst_mac:
+            raise ValueError("back_tx/back_rx need back_dst_mac (both directions at once)")
+
+
+@dataclass(frozen=True)
+class Way:
+    """One direction of a trial: frames leave tx (inside tx_netns) for dst_mac and
+    come back on rx (inside rx_netns)."""
+
+    tx: str
+    tx_netns: str | None
+    rx: str
+    rx_netns: str | None
+    dst_mac: str
 
 
 def line_rate(ifname: str | None, size: int) -> float | None:
@@ -108,6 +137,7 @@ class Trial:
     valid: bool = True
     why: str = ""
     latency: dict | None = None     # latency trials: one-way, ns (count, min/avg/max, pNN)
+    directions: list | None = None  # both ways at once: each way's tx, rx, sent, received
 
     @property
     def lost(self) -> int:
@@ -132,47 +162,65 @@ def _inside(netns: str | None):
 
 
 def _learn(s: Setup, size: int) -> None:
-    """Learning frames (section 23): the receiving port speaks first, so that a
+    """Learning frames (section 23): each receiving port speaks first, so that a
     learning device knows where its address is."""
     if not s.learning:
         return
-    with _inside(s.rx_netns):
-        run = send(s.rx, Traffic(length=size - CRC), count=s.learning, rate=10_000)
-    run.join(timeout=30)
+    for w in s.ways:
+        with _inside(w.rx_netns):
+            run = send(w.rx, Traffic(length=size - CRC), count=s.learning, rate=10_000)
+        run.join(timeout=30)
 
 
 def trial(s: Setup, size: int, rate: float, *, count: int = 0, test: str = "throughput") -> Trial:
-    """One trial at rate pps for s.duration seconds (or exactly count frames); a
-    latency trial stamps every frame (on the ring engine: the kernel's does not)."""
+    """One trial at rate pps (each way) for s.duration seconds (or exactly count
+    frames); a latency trial stamps every frame (on the ring engine: the kernel's
+    does not)."""
     _learn(s, size)
-    stamp = test == "latency"
-    with _inside(s.rx_netns):
-        rx = receive(s.rx, seq=True, stamp=stamp)
-    with rx:
-        stale = _quiet(rx)
-        with _inside(s.tx_netns):
-            tx = send(s.tx, Traffic(length=size - CRC, dst_mac=s.dst_mac), seq=True,
-                      rate=rate, count=count, duration=0 if count else s.duration,
-                      engine="ring" if stamp else s.engine, stamp=stamp)
-        with tx:
-            pass
+    stamp, ways = test == "latency", s.ways
+    with contextlib.ExitStack() as receivers:
+        rxs = []
+        for w in ways:
+            with _inside(w.rx_netns):
+                rxs.append(receivers.enter_context(receive(w.rx, seq=True, stamp=stamp)))
+        stale = [_quiet(rx) for rx in rxs]
+        txs = []
+        for w in ways:                  # both ways start before either is waited for
+            with _inside(w.tx_netns):
+                txs.append(send(w.tx, Traffic(length=size - CRC, dst_mac=w.dst_mac), seq=True,
+                                rate=rate, count=count, duration=0 if count else s.duration,
+                                engine="ring" if stamp else s.engine, stamp=stamp))
+        for tx in txs:
+            with tx:
+                pass
+    per = [_way_figures(s, count, tx, rx, st) for tx, rx, st in zip(txs, rxs, stale)]
+    t = Trial(test, size, rate, sum(p["sent"] for p in per), sum(p["received"] for p in per),
+              min(p["offered"] for p in per), max(p["seconds"] for p in per),
+              sum(p["reordered"] for p in per), sum(p["duplicated"] for p in per),
+              latency=rxs[0].result.rtt if stamp else None,
+              directions=[{"tx": w.tx, "rx": w.rx, **p} for w, p in zip(ways, per)]
+              if len(ways) > 1 else None)
+    want = count if count else rate * s.duration
+    # a rate needs enough frames to be measured: short bursts are judged by count only
+    short = [p for p in per if p["sent"] < OFFERED_SLACK * want or (
+        p["sent"] >= RATE_MIN_FRAMES and p["offered"] < OFFERED_SLACK * rate)]
+    if short:
+        t = Trial(**{**asdict(t), "valid": False, "why": f"the generator offered "
+                     f"{short[0]['offered']:,.0f} pps of {rate:,.0f} asked"})
+    time.sleep(s.pause)
+    return t
+
+
+def _way_figures(s: Setup, count: int, tx, rx, stale: int) -> dict:
+    """One direction's sent, received, offered pps, seconds, reordered, duplicated."""
     sent, secs = tx.result.pkts, tx.result.seconds
     seq = rx.result.sequence or {}
     # a timed trial's sending ends at s.duration; what follows is the wait for the port
     # to drain its queue, which is not time the generator had to offer frames in
     span = min(secs, s.duration) if not count else secs
-    offered = sent / span if span else 0.0
-    t = Trial(test, size, rate, sent, max(0, seq.get("received", 0) - stale),
-              round(offered, 1), round(secs, 3), seq.get("reordered", 0),
-              seq.get("duplicated", 0), latency=rx.result.rtt if stamp else None)
-    want = count if count else rate * s.duration
-    # a rate needs enough frames to be measured: short bursts are judged by count only
-    if sent < OFFERED_SLACK * want or (sent >= RATE_MIN_FRAMES and
-                                       offered < OFFERED_SLACK * rate):
-        t = Trial(**{**asdict(t), "valid": False,
-                     "why": f"the generator offered {offered:,.0f} pps of {rate:,.0f} asked"})
-    time.sleep(s.pause)
-    return t
+    return {"sent": sent, "received": max(0, seq.get("received", 0) - stale),
+            "offered": round(sent / span if span else 0.0, 1), "seconds": round(secs, 3),
+            "reordered": seq.get("reordered", 0), "duplicated": seq.get("duplicated", 0)}
 
 
 def _quiet(rx, quiet: float = 0.2, most: float = 2.0) -> int:

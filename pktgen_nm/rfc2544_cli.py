@@ -40,6 +40,13 @@ def build_parser() -> Parser:
       help="learning frames from the receiving port before each trial (default 10)")
     a("--trials", metavar="N", type=whole, default=2,
       help="repetitions of the latency and back-to-back trials (default 2)")
+    a("--back-dst-mac", metavar="MAC",
+      help="both directions at once: frames also go from the --rx side to MAC (the "
+           "device's, or the --tx port's) and come back on --tx; rates are per direction")
+    a("--back-tx", metavar="PORT", help="with --back-dst-mac: send back from PORT "
+      "(default --rx; AF_XDP: another queue of it, e.g. xdp:eth2-0)")
+    a("--back-rx", metavar="PORT", help="with --back-dst-mac: receive back on PORT "
+      "(default --tx; AF_XDP: another queue of it)")
     a("--tx-netns", metavar="NS", help="open --tx inside network namespace NS")
     a("--rx-netns", metavar="NS", help="open --rx inside network namespace NS")
     a("--json", action="store_true", help="one JSON object per test and frame size")
@@ -74,26 +81,34 @@ def _test(text: str) -> str:
 
 
 def setup(o) -> R.Setup:
-    try:
-        P.parse_mac(o.dst_mac)
-    except ValueError as e:
-        raise UsageError(f"bad --dst-mac {o.dst_mac}: {e}") from None
+    for flag, mac in (("--dst-mac", o.dst_mac), ("--back-dst-mac", o.back_dst_mac)):
+        try:
+            if mac is not None:
+                P.parse_mac(mac)
+        except ValueError as e:
+            raise UsageError(f"bad {flag} {mac}: {e}") from None
     s = R.Setup(tx=o.tx, rx=o.rx, dst_mac=o.dst_mac, max_rate=o.max_rate,
                 duration=o.duration, resolution=o.resolution or o.max_rate / 100,
                 pause=o.pause, learning=o.learning, tx_netns=o.tx_netns,
-                rx_netns=o.rx_netns, trials=o.trials)
+                rx_netns=o.rx_netns, trials=o.trials, back_dst_mac=o.back_dst_mac,
+                back_tx=o.back_tx, back_rx=o.back_rx)
     try:
         s.check()
     except ValueError as e:
+        if "back_dst_mac" in str(e):
+            raise UsageError("--back-tx and --back-rx need --back-dst-mac") from None
         flag = str(e).split("=")[0].replace("_", "-")
         raise UsageError(f"bad --{flag}: {str(e).split(': ', 1)[-1]}") from None
     return s
 
 
 def _check_ports(s: R.Setup) -> None:
-    """Both ports' interfaces exist (in their namespaces) before any trial starts."""
+    """Every port's interface exists (in its namespace) before any trial starts."""
     import netmap_py
-    for flag, name, netns in (("--tx", s.tx, s.tx_netns), ("--rx", s.rx, s.rx_netns)):
+    ports = [("--tx", s.tx, s.tx_netns), ("--rx", s.rx, s.rx_netns)]
+    ports += [(f, n, ns) for f, n, ns in (("--back-tx", s.back_tx, s.rx_netns),
+                                          ("--back-rx", s.back_rx, s.tx_netns)) if n]
+    for flag, name, netns in ports:
         try:
             spec = netmap_py.PortSpec.parse(name)
         except ValueError as e:
@@ -106,7 +121,8 @@ def _check_ports(s: R.Setup) -> None:
         except OSError as e:
             why = ("no such network namespace (ip netns lists them)" if e.errno == 2 else
                    e.strerror or str(e))
-            raise UsageError(f"bad {flag}-netns {netns}: {why}") from None
+            side = "--tx" if netns == s.tx_netns else "--rx"
+            raise UsageError(f"bad {side}-netns {netns}: {why}") from None
         if not info.exists:
             raise UsageError(f"bad {flag} {name}: {info.facts[0].sentence}")
 

@@ -152,7 +152,7 @@ th {{ background: #eee; }} td:first-child, td:last-child, th:last-child {{ text-
 .note {{ color: #a40; }} img {{ max-width: 100%; }}
 </style></head><body>
 <h1>RFC 2544: {title}</h1>
-<p>Frames leave <code>{tx}</code> and come back on <code>{rx}</code>, to {dst}.
+<p>Frames leave <code>{tx}</code> and come back on <code>{rx}</code>, to {dst}.{both}
 Trials of {duration:g} s{short}; sizes count the {crc}-byte CRC; {learning} learning
 frames before each trial; search resolution {resolution:,.0f} fps from a maximum of
 {max_rate:,.0f} fps. Made {when} by pktgen-nm.</p>
@@ -175,6 +175,16 @@ include both hosts' batching and wake-ups, microseconds here, not a NIC's nanose
 """
 
 
+def _both_ways(s: Setup) -> str:
+    if len(s.ways) == 1:
+        return ""
+    back = s.ways[1]
+    return (f" Both directions at once: frames also leave <code>{html.escape(back.tx)}</code> "
+            f"for {html.escape(back.dst_mac)} and come back on "
+            f"<code>{html.escape(back.rx)}</code>; rates are per direction, frame counts "
+            f"are both directions' sums.")
+
+
 def write(results: list[SearchResult], s: Setup, folder: str, *, title: str = "",
           link_mbit: float | None = None) -> str:
     """Write folder/report.html, its PNG charts and results.json; the page's path."""
@@ -193,6 +203,7 @@ def write(results: list[SearchResult], s: Setup, folder: str, *, title: str = ""
     page = PAGE.format(
         title=html.escape(title or f"{s.tx} to {s.rx}"), tx=html.escape(s.tx),
         rx=html.escape(s.rx), dst=html.escape(s.dst_mac), duration=s.duration,
+        both=_both_ways(s),
         short=" (shorter than the RFC's 60 s)" if s.duration < 60 else "", crc=CRC,
         learning=s.learning, resolution=s.resolution, max_rate=s.max_rate,
         when=time.strftime("%Y-%m-%d %H:%M"), summary=_summary_rows(results),

@@ -17,6 +17,8 @@ BASE = ["rfc2544", "--tx", "loop:a", "--rx", "loop:b", "--dst-mac", "02:00:00:00
     (["--max-rate", "1000", "--tests", "latency,foo"], "bad --tests 'foo'"),
     (["--max-rate", "1000", "--tests", "jitter"], "bad --tests 'jitter'"),
     (["--max-rate", "nan"], "not a finite number"),
+    (["--max-rate", "1000", "--back-tx", "loop:c"], "--back-tx and --back-rx need --back-dst-mac"),
+    (["--max-rate", "1000", "--back-dst-mac", "02:00:zz:00:00:01"], "bad --back-dst-mac"),
 ])
 def test_bad_input_is_one_line_and_status_2(capsys, extra, text):
     assert cli.main(BASE + extra) == 2
