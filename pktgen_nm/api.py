@@ -28,7 +28,9 @@ from .plan import KERNEL_MAX_FRAME, directed
 from .results import SCHEMA, Interval, Result
 from .traffic import Traffic
 
-__all__ = ["Interval", "Result", "Run", "SCHEMA", "Traffic", "ping", "pong", "receive",
+RUN_FUNCTIONS = ("tx", "rx", "txseq", "rxseq", "ping", "pong")
+
+__all__ = ["Interval", "Result", "Run", "SCHEMA", "Traffic", "ping", "pong", "prepare", "receive",
            "send"]
 
 
@@ -109,6 +111,7 @@ class Run:
     def _fresh(self) -> None:
         """No result yet, no interval taken."""
         self.result: Result | None = None
+        self._drops: dict = {}
         self.interval_rtt = (0, 0, 0, 0)    # ping: the last interval's (count, sum, min, max)
         self._last = (0, 0, 0, time.monotonic())
 
@@ -127,17 +130,20 @@ class Run:
         return self
 
     # -- life -----------------------------------------------------------------------
-    def start(self) -> Run:
+    def start(self, at: float | None = None) -> Run:
+        """Open the ports, make the engine threads and start them; at: a wall-clock
+        instant (time.time()) the threads start at, once the ports are open (runs on
+        several hosts start together this way)."""
         if self._core.workers:
             raise RuntimeError("this run was started already")
         try:
             if self._given is not None:
-                self._core.start(self._ports, self._given, _engine, kernel=self._kernel)
+                self._core.start(self._ports, self._given, _engine, self._kernel, at)
             elif self._o.engine == "kernel":
                 self._core.job.threads = self._o.threads
-                self._core.start([], self._open_kernel(), _engine, kernel=self._kernel)
+                self._core.start([], self._open_kernel(), _engine, self._kernel, at)
             else:
-                self._core.start(self._ports, self._open(), _engine)
+                self._core.start(self._ports, self._open(), _engine, None, at)
         except BaseException:
             self._core.cancel()
             self._core.join()
@@ -227,6 +233,7 @@ class Run:
     def _close(self) -> None:
         if self._given is not None:     # over(): the caller's ports
             return
+        self._drops = runner.kernel_drops(self._ports)     # the last figures, kept
         for p in self._ports:
             p.close()
         self._ports = []
@@ -271,10 +278,16 @@ class Run:
     def function(self) -> str:
         return self._o.func
 
+    @property
+    def started_at(self) -> float | None:
+        """time.time() when the engine threads started (None before start())."""
+        return self._core.started_at
+
     def kernel_drops(self) -> dict:
         """What the backends' kernel sides dropped on receive so far (Port.kernel_drops()
-        summed over the run's ports); {} where none counts any."""
-        return runner.kernel_drops(self._ports)
+        summed over the run's ports; after the end, the last figures); {} where none
+        counts any."""
+        return runner.kernel_drops(self._ports) if self._ports else dict(self._drops)
 
     def rtt_histogram(self) -> tuple[int, int, list] | None:
         """ping, or receive(seq=True, stamp=True): (count, sum ns, log2 histogram) of the
@@ -353,12 +366,20 @@ def _mac_of(spec) -> bytes:
 
 
 def _run(func: str, port: str, traffic=None, **kw) -> Run:
+    return prepare(func, port, traffic, **kw).start()
+
+
+def prepare(func: str, port: str, traffic=None, **kw) -> Run:
+    """A checked Run of any function (tx, rx, txseq, rxseq, ping, pong) not started
+    yet: start() (or start(at=...)) opens its port and runs it."""
     if not isinstance(port, str):
         raise TypeError(f"port must be a str such as 'xdp:veth0', not {type(port).__name__}")
     unknown = set(kw) - {f.name for f in dataclasses.fields(_Options)}
     if unknown:
         raise TypeError(f"unknown argument(s): {', '.join(sorted(unknown))}")
-    return Run(_Options(func, port, traffic, **kw)).start()
+    if func not in RUN_FUNCTIONS:
+        raise ValueError(f"function {func!r}: one of {', '.join(RUN_FUNCTIONS)}")
+    return Run(_Options(func, port, traffic, **kw))
 
 
 def send(port: str, traffic: Traffic, *, seq: bool = False, **kw) -> Run:

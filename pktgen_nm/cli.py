@@ -120,6 +120,7 @@ USAGE = f"""usage: {PROG} -i PORT [-f tx|rx|ping|pong|txseq|rxseq] [options]
   e.g. {PROG} -i eth0 -f tx -l 60      {PROG} -i eth0 -f rx
        {PROG} --lab -f tx -n 1000000    (two namespaces and a veth pair, made and removed)
        {PROG} rfc2544 --help            (RFC 2544 benchmarks of a device between two ports)
+       {PROG} cluster PLAN              (one test on the nodes of a Ray cluster)
 """
 
 
@@ -497,6 +498,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["rfc2544"]:
         from . import rfc2544_cli
         return rfc2544_cli.main(argv[1:])
+    if argv[:1] == ["cluster"]:
+        from . import cluster_cli
+        return cluster_cli.main(argv[1:])
     return guarded(PROG, _main, argv)
 
 

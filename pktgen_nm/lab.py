@@ -52,6 +52,12 @@ def cleanup_stale(prefix: str = PREFIX) -> list[str]:
         pid = ns[len(prefix):].split("x")[0]
         if pid.isdigit() and os.path.exists(f"/proc/{pid}"):
             continue
+        # what still runs in it (a lab cluster's Ray processes) goes with it
+        for left in _ip("netns", "pids", ns, check=False).stdout.split():
+            try:
+                os.kill(int(left), 9)
+            except (ProcessLookupError, ValueError):
+                pass
         _ip("netns", "del", ns, check=False)
         removed.append(ns)
     return removed

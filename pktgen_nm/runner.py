@@ -54,10 +54,12 @@ class Run:
         self.errors: list[BaseException | None] = []
         self.backend = ""
         self.ports: list = []
+        self.started_at: float | None = None    # time.time() when the threads started
 
-    def start(self, ports, frames, engine, kernel=None) -> None:
+    def start(self, ports, frames, engine, kernel=None, at: float | None = None) -> None:
         """One Worker per port with frames[i] (or kernel-engine threads); raises
-        ValueError before any thread starts where the engine refuses the job."""
+        ValueError before any thread starts where the engine refuses the job.  at: a
+        wall-clock instant (time.time()) the threads start at, once all is ready."""
         j = self.job
         T = len(ports) if kernel is None else j.threads
         self.backend = ports[0].backend if kernel is None else "kernel"
@@ -90,6 +92,9 @@ class Run:
                 continue
             t = threading.Thread(target=self._thread, args=(i, w), name=f"pktgen-{i}", daemon=True)
             self.threads.append(t)
+        if at is not None:
+            wait_until(at)
+        self.started_at = time.time()
         for t in self.threads:
             t.start()
 
@@ -145,6 +150,17 @@ class Run:
         ivs = [w.take_interval() for w in self.workers]
         spaces = [v["min_space"] for v in ivs if v["min_space"] is not None]
         return (sum(spaces) if spaces else None), [v["rtt"] for v in ivs]
+
+
+def wait_until(at: float) -> None:
+    """Return at the wall-clock instant at (time.time()), to well under a millisecond:
+    sleep most of the way, then look at the clock."""
+    while True:
+        left = at - time.time()
+        if left <= 0:
+            return
+        if left > 0.002:
+            time.sleep(left - 0.0015)
 
 
 def kernel_drops(ports) -> dict:

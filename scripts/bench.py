@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
 
-    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,python,ping,bridge,kernel,rfc2544,netmap]
+    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,python,ping,bridge,kernel,rfc2544,cluster,netmap]
 
 netmap (not in the default set): pktgen-nm against C pkt-gen on the real module, in
 the netmap-vm guest where /dev/netmap is missing (scripts/bench_netmap.py).
@@ -348,6 +348,9 @@ def main() -> int:
             bench_tx(lab, a, have_trafgen)
         if "rx" in want:
             bench_rx(lab, a, have_sniff)
+        if "cluster" in want:
+            import bench_cluster
+            print(bench_cluster.table(a.rounds, a.secs) + "\n")
         if "rfc2544" in want:
             import bench_rfc2544
             print(bench_rfc2544.table(a.rounds, max(1, a.secs / 2)) + "\n")

@@ -1,4 +1,5 @@
-"""Test tiers: tests/unit (no privilege), tests/lab (root + namespaces), tests/netmap
+"""Test tiers: tests/unit (no privilege), tests/lab (root + namespaces), tests/cluster
+(root + namespaces + Ray: a local Ray cluster, a node per namespace), tests/netmap
 (/dev/netmap).  Every test must close every port and release every buffer view it
 made: the autouse fixture below checks the core's counters after each test."""
 from __future__ import annotations
@@ -37,8 +38,8 @@ def pytest_collection_modifyitems(config, items):
         "/dev/netmap is missing: the netmap module is not loaded on this machine"
     for item in items:
         path = str(item.fspath)
-        if f"{os.sep}lab{os.sep}" in path:
-            item.add_marker(pytest.mark.lab)
+        if f"{os.sep}lab{os.sep}" in path or f"{os.sep}cluster{os.sep}" in path:
+            item.add_marker(pytest.mark.lab)   # the cluster tier is a lab of Ray nodes
             if lab_why:
                 item.add_marker(pytest.mark.skip(reason=lab_why))
         if f"{os.sep}netmap{os.sep}" in path:
