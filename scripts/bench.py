@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
 
-    scripts/bench.py [--secs 4] [--rounds 3] [--only loop,tx,rx,python,ping,bridge,kernel,rfc2544,cluster,netmap]
+    scripts/bench.py [--secs 4] [--rounds 3]
+        [--only loop,tx,rx,python,ping,bridge,kernel,rfc2544,cluster,netmap]
 
 netmap (not in the default set): pktgen-nm against C pkt-gen on the real module, in
 the netmap-vm guest where /dev/netmap is missing (scripts/bench_netmap.py).
