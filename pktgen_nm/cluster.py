@@ -153,7 +153,9 @@ def interval_of(samples: dict, prev: dict, secs: float, roles: dict) -> dict:
     for name, s in samples.items():
         p = prev.get(name, zero)
         d = {k: s[k] - p[k] for k in zero}
-        out[name] = {**d, "pps": d["pkts"] / secs, "bps": 8 * d["bytes"] / secs}
+        node, _, port = name.partition("/")
+        out[name] = {"node": node, "port": port, **d, "pps": d["pkts"] / secs,
+                     "bps": 8 * d["bytes"] / secs}
         for k in zero:
             total[roles[name]][k] += d[k]
     for t in total.values():

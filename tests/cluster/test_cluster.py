@@ -191,3 +191,25 @@ def test_each_node_serves_its_metrics(lc, tmp_path):
     assert p.returncode == 0 and final["total"]["sent"]["pkts"] == n, final
     grew = [v for v in seen if 0 < v < n]
     assert len(set(grew)) >= 3 and grew == sorted(grew) and max(seen) <= n, seen
+
+
+def test_ctrl_c_stops_every_node_with_a_summary(lc, tmp_path):
+    import signal
+    plan = write_plan(tmp_path, "interval = 0.5\n" + "".join(
+        entry(g, f"xdp:{lc.data[g][0]}", "tx", duration=60, rate=20000) for g in lc.senders))
+    p = cluster(lc, plan, popen=True)
+    try:
+        first = p.stdout.readline()
+        assert '"interval"' in first, first + p.stderr.read()
+        # ip netns exec runs the driver in its own process: the signal reaches it
+        p.send_signal(signal.SIGINT)
+        out, err = p.communicate(timeout=60)
+    finally:
+        p.stdout.close()
+        p.stderr.close()
+    final = final_of(out)
+    assert p.returncode == 0 and not final["failed"], err
+    assert "stopping every node" in err
+    for g in lc.senders:
+        sent = final["entries"][f"{g}/xdp:{lc.data[g][0]}"]["pkts"]
+        assert 0 < sent < 20000 * 30, sent

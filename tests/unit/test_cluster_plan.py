@@ -74,5 +74,6 @@ def test_an_interval_adds_per_entry_and_per_role():
            "s/b": {"pkts": 150, "bytes": 9000, "drops": 2}}
     iv = cluster.interval_of(now, prev, 0.5, roles)
     assert iv["nodes"]["g/a"]["pps"] == 400 and iv["nodes"]["s/b"]["pkts"] == 150
+    assert (iv["nodes"]["s/b"]["node"], iv["nodes"]["s/b"]["port"]) == ("s", "b")
     assert iv["total"]["sent"]["pkts"] == 200 and iv["total"]["received"]["drops"] == 2
     assert iv["total"]["received"]["bps"] == 8 * 9000 / 0.5 and iv["usec"] == 500000
