@@ -146,16 +146,19 @@ def build(e: Entry):
 
 
 def interval_of(samples: dict, prev: dict, secs: float, roles: dict) -> dict:
-    """One report: per entry (pkts, bytes, pps, bps, drops) and the totals of what
-    was sent and what was received (roles: entry name -> Entry.role)."""
+    """One report: per entry (pkts, bytes, pps, bps, drops, and the interface's own
+    counters over the interval: wire) and the totals of what was sent and what was
+    received (roles: entry name -> Entry.role)."""
     zero = {"pkts": 0, "bytes": 0, "drops": 0}
     out, total = {}, {"sent": dict(zero), "received": dict(zero)}
     for name, s in samples.items():
         p = prev.get(name, zero)
         d = {k: s[k] - p[k] for k in zero}
         node, _, port = name.partition("/")
+        wire, wire0 = s.get("wire") or {}, p.get("wire") or {}
         out[name] = {"node": node, "port": port, **d, "pps": d["pkts"] / secs,
-                     "bps": 8 * d["bytes"] / secs}
+                     "bps": 8 * d["bytes"] / secs,
+                     "wire": {k: v - wire0.get(k, 0) for k, v in wire.items()}}
         for k in zero:
             total[roles[name]][k] += d[k]
     for t in total.values():

@@ -54,8 +54,11 @@ def _interval(o, iv: dict) -> None:
         print(json.dumps({"type": "interval", **iv}), flush=True)
         return
     for name, d in iv["nodes"].items():
-        log(f"{name}: {norm(d['pps'], True)}pps ({norm(d['bps'], True)}bps) drops {d['drops']}",
-            func="cluster")
+        w = d["wire"]
+        wire = (f"; wire tx {w.get('tx_packets', 0)} rx {w.get('rx_packets', 0)} drops "
+                f"{w.get('tx_dropped', 0) + w.get('rx_dropped', 0)}") if w else ""
+        log(f"{name}: {norm(d['pps'], True)}pps ({norm(d['bps'], True)}bps) drops {d['drops']}"
+            f"{wire}", func="cluster")
     s, r = iv["total"]["sent"], iv["total"]["received"]
     log(f"total: sent {norm(s['pps'], True)}pps ({norm(s['bps'], True)}bps), received "
         f"{norm(r['pps'], True)}pps ({norm(r['bps'], True)}bps), drops {r['drops']} "

@@ -70,10 +70,12 @@ def test_a_file_that_is_not_toml(tmp_path):
 def test_an_interval_adds_per_entry_and_per_role():
     roles = {"g/a": "sent", "s/b": "received"}
     prev = {"g/a": {"pkts": 100, "bytes": 6000, "drops": 0}}
-    now = {"g/a": {"pkts": 300, "bytes": 18000, "drops": 0},
+    prev["g/a"]["wire"] = {"tx_packets": 90}
+    now = {"g/a": {"pkts": 300, "bytes": 18000, "drops": 0, "wire": {"tx_packets": 290}},
            "s/b": {"pkts": 150, "bytes": 9000, "drops": 2}}
     iv = cluster.interval_of(now, prev, 0.5, roles)
     assert iv["nodes"]["g/a"]["pps"] == 400 and iv["nodes"]["s/b"]["pkts"] == 150
     assert (iv["nodes"]["s/b"]["node"], iv["nodes"]["s/b"]["port"]) == ("s", "b")
+    assert iv["nodes"]["g/a"]["wire"] == {"tx_packets": 200} and iv["nodes"]["s/b"]["wire"] == {}
     assert iv["total"]["sent"]["pkts"] == 200 and iv["total"]["received"]["drops"] == 2
     assert iv["total"]["received"]["bps"] == 8 * 9000 / 0.5 and iv["usec"] == 500000
