@@ -155,8 +155,8 @@ def _why(e: BaseException) -> str:
     if cause is not None and not isinstance(cause, type(e)):
         return _why(cause)
     name = type(e).__name__
-    if "ActorDied" in name or "RayActorError" in name:
-        return "the node's worker died (killed, or the node went away)"
+    if "Actor" in name:             # ActorDiedError, ActorUnavailableError, RayActorError
+        return "the node's worker died or cannot be reached (killed, or the node went away)"
     if "GetTimeout" in name:
         return "no answer (the node is gone or hung)"
     text = str(e).strip().splitlines()

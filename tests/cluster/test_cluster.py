@@ -122,6 +122,7 @@ def test_a_node_killed_mid_run_stops_the_run_and_is_named(tmp_path):
         assert set(final["failed"]) == {f"gen2/xdp:{lk.data['gen2'][0]}"}, final
         failed = final["failed"][f"gen2/xdp:{lk.data['gen2'][0]}"]
         assert failed["last"]["pkts"] > 0, failed           # what it had done
+        assert "died or cannot be reached" in failed["why"] or "no answer" in failed["why"]
         gen1 = final["entries"][f"gen1/xdp:{lk.data['gen1'][0]}"]
         assert 0 < gen1["pkts"] < 50000 * 30, gen1           # stopped early, cleanly
         time.sleep(1)
