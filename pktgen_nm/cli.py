@@ -121,6 +121,7 @@ USAGE = f"""usage: {PROG} -i PORT [-f tx|rx|ping|pong|txseq|rxseq] [options]
        {PROG} --lab -f tx -n 1000000    (two namespaces and a veth pair, made and removed)
        {PROG} rfc2544 --help            (RFC 2544 benchmarks of a device between two ports)
        {PROG} cluster PLAN              (one test on the nodes of a Ray cluster)
+       {PROG} pgset SCRIPT              (a Linux pktgen script, on the kernel engine)
 """
 
 
@@ -501,6 +502,9 @@ def main(argv: list[str] | None = None) -> int:
     if argv[:1] == ["cluster"]:
         from . import cluster_cli
         return cluster_cli.main(argv[1:])
+    if argv[:1] == ["pgset"]:
+        from . import pgset_cli
+        return pgset_cli.main(argv[1:])
     return guarded(PROG, _main, argv)
 
 

@@ -230,14 +230,17 @@ class Frame:
                 out.append((addr_off + 2 * r.group, 2, r.lo, r.hi, False))
         return [out[0], out[1], out[2], out[3]]
 
-    def plan_fields(self, randomize: tuple[bool, bool] = (False, False)):
+    def plan_fields(self, randomize: tuple = (False, False)):
         """fields() with what -z/-Z make of them: (off, width, lo, hi, in_ip, random).
 
-        A random field without a range covers its whole space, as in pkt-gen."""
+        randomize (source, destination), as -z/-Z: a random field without a range
+        covers its whole space, as in pkt-gen.  Or one flag per field (sport, sip,
+        dport, dip), as Linux pktgen's *_RND flags: each random within its own range."""
         out = []
+        per_field = len(randomize) == 4
         for i, (off, width, lo, hi, in_ip) in enumerate(self.fields()):
-            rnd = bool(randomize[0] if i < 2 else randomize[1])
-            if rnd and lo == hi:
+            rnd = bool(randomize[i] if per_field else randomize[0] if i < 2 else randomize[1])
+            if rnd and lo == hi and not per_field:
                 lo, hi = 0, (0x7FFFFFFF if width == 4 else 0xFFFF)
             out.append((off, width, lo, hi, bool(in_ip), rnd))
         return out

@@ -15,7 +15,8 @@ MAX_VARIED = 65536              # from_scapy(vary=...): frames built at most
 class Traffic:
     """pkt-gen's parameters: length (bytes without CRC; min_length too: sizes in
     [min, max]), family 4 or 6, src/dst ranges as -s/-d take them ("10.0.0.1-10.0.0.9:
-    1234-1240"), MACs (src_mac None: the interface's), random_src/random_dst (-z/-Z).
+    1234-1240"), MACs (src_mac None: the interface's), random_src/random_dst (-z/-Z),
+    or random_fields (sport, sip, dport, dip: each random within its own range).
     Or frames: sent in turn, as they are (from_bytes, from_pcap, from_scapy)."""
 
     length: int = 60
@@ -28,6 +29,13 @@ class Traffic:
     random_src: bool = False
     random_dst: bool = False
     frames: tuple[bytes, ...] | None = None
+    random_fields: tuple | None = None  # (sport, sip, dport, dip): each within its range
+
+    @property
+    def randomize(self) -> tuple:
+        """What the engine draws at random: (source, destination), or per field."""
+        return self.random_fields if self.random_fields is not None else \
+            (self.random_src, self.random_dst)
 
     def __post_init__(self):
         if self.frames is not None:
@@ -40,11 +48,11 @@ class Traffic:
                     raise ValueError(f"frame {i} is {len(f)} bytes: give "
                                      f"{P.MIN_FRAME} to {P.MAX_FRAME}")
             return
+        rf = self.random_fields
+        if rf is not None and (not isinstance(rf, tuple) or len(rf) != 4 or
+                               not all(isinstance(x, bool) for x in rf)):
+            raise TypeError("random_fields: four booleans (sport, sip, dport, dip)")
         self._frame(b"\0" * 6)          # every check the engine's frame makes, now
-
-    @property
-    def randomize(self) -> tuple[bool, bool]:
-        return self.random_src, self.random_dst
 
     def _frame(self, src_mac: bytes) -> P.Frame:
         if self.family not in (4, 6):
