@@ -88,6 +88,8 @@ cdef struct pg_ctx:
     uint32_t vhdr, ip_off, udp_off, payload_off
     uint64_t ip_base, udp_base      # checksum sums of the parts that never change
     uint64_t *psum                  # psum[k]: sum of the first k payload bytes
+    uint32_t *sizes                 # an IMIX cycle of lengths, sent in turn
+    uint32_t nsizes, size_i
     pg_field f[4]
     int nf
     uint64_t rng
@@ -316,6 +318,13 @@ cdef class Worker:
         memcpy(self.c.tmpl, <char *>data, len(data))
         for i, v in enumerate(frame.payload_psum):
             self.c.psum[i] = v
+        if frame.sizes:
+            self.c.sizes = <uint32_t *>malloc(4 * len(frame.sizes))
+            if self.c.sizes == NULL:
+                raise MemoryError()
+            for i, v in enumerate(frame.sizes):
+                self.c.sizes[i] = v
+            self.c.nsizes = len(frame.sizes)
         self.c.max_len, self.c.min_len = frame.max_len, frame.min_len
         self.c.family, self.c.vhdr = frame.family, frame.vhdr
         self.c.ip_off, self.c.udp_off, self.c.payload_off = frame.ip_off, frame.udp_off, frame.payload_off
@@ -333,6 +342,7 @@ cdef class Worker:
     def __dealloc__(self):
         free(self.c.tmpl)
         free(self.c.psum)
+        free(self.c.sizes)
         free(self.c.seen)
         free(self.c.rtt_samples)
         free(self.c.pcap_buf)

@@ -34,8 +34,16 @@ cdef inline uint32_t get32(const char *p) noexcept nogil:
 
 
 cdef inline uint32_t pick_len(pg_ctx *t) noexcept nogil:
+    """This packet's length: the template's, the next of an IMIX cycle, or random."""
+    cdef uint32_t L
     if t.min_len == t.max_len:
         return t.max_len
+    if t.nsizes:
+        L = t.sizes[t.size_i]
+        t.size_i += 1
+        if t.size_i == t.nsizes:
+            t.size_i = 0
+        return L
     return t.min_len + <uint32_t>(xorshift(t) % (t.max_len - t.min_len + 1))
 
 

@@ -103,15 +103,38 @@ cdef void tx_loop(pg_ctx *t) noexcept nogil:
 
 
 cdef inline uint32_t udp_payload(pg_ctx *t, const char *buf, uint32_t L) noexcept nogil:
-    """Where a frame's UDP payload starts (after pkt-gen's fixed IPv4 or IPv6 header),
-    0 if the frame is not IPv4/IPv6 UDP (a neighbour's ARP, ICMPv6 or IGMP)."""
-    cdef const uint8_t *u = <const uint8_t *>buf + t.vhdr
-    if L < t.vhdr + 14 + 20:
+    """Where a frame's UDP payload starts (after pkt-gen's fixed IPv4 or IPv6 header,
+    past up to two VLAN tags and an MPLS label stack), 0 if the frame is not IPv4/IPv6
+    UDP (a neighbour's ARP, ICMPv6 or IGMP)."""
+    cdef const uint8_t *u = <const uint8_t *>buf
+    cdef uint32_t off = t.vhdr + 12, n = 0
+    while off + 2 <= L and n < 2 and (u[off] == 0x81 and u[off + 1] == 0x00 or
+                                      u[off] == 0x88 and u[off + 1] == 0xa8):
+        off += 4                        # a tag: its TPID, TCI, then the next type
+        n += 1
+    if off + 2 > L:
         return 0
-    if u[12] == 0x08 and u[13] == 0x00:
-        return t.vhdr + 14 + 20 + 8 if u[14 + 9] == 17 else 0
-    if u[12] == 0x86 and u[13] == 0xdd and L >= t.vhdr + 14 + 40:
-        return t.vhdr + 14 + 40 + 8 if u[14 + 6] == 17 else 0
+    if u[off] == 0x88 and u[off + 1] == 0x47:
+        off += 2
+        n = 0
+        while off + 4 <= L and n < 16:  # labels to the bottom of the stack
+            off += 4
+            n += 1
+            if u[off - 2] & 1:
+                break
+        if off + 1 > L or u[off - 2] & 1 == 0:
+            return 0
+        if u[off] >> 4 == 4:
+            return off + 20 + 8 if L >= off + 20 and u[off + 9] == 17 else 0
+        if u[off] >> 4 == 6:
+            return off + 40 + 8 if L >= off + 40 and u[off + 6] == 17 else 0
+        return 0
+    if u[off] == 0x08 and u[off + 1] == 0x00:
+        off += 2
+        return off + 20 + 8 if L >= off + 20 and u[off + 9] == 17 else 0
+    if u[off] == 0x86 and u[off + 1] == 0xdd:
+        off += 2
+        return off + 40 + 8 if L >= off + 40 and u[off + 6] == 17 else 0
     return 0
 
 

@@ -99,6 +99,15 @@ def build_parser() -> argparse.ArgumentParser:
     a("--pcap-out", metavar="FILE", help="rx: write received packets to a pcap file")
     a("--pcap-count", metavar="N", type=whole, default=100000,
       help="rx: at most N packets in --pcap-out (default 100000)")
+    a("--vlan", metavar="ID[:PRIO]", help="an 802.1Q tag: VLAN ID 0..4095, priority 0..7")
+    a("--svlan", metavar="ID[:PRIO]", help="a QinQ outer tag (802.1ad) over --vlan's")
+    a("--mpls", metavar="LABELS", help="an MPLS label stack, outermost first: "
+      "LABEL[/TC[/TTL]],... (TC 0, TTL 64 unless given)")
+    a("--tos", metavar="BYTE", type=whole, help="the IPv4 TOS byte (default 0x10, pkt-gen's)")
+    a("--dscp", metavar="N", type=whole, help="DSCP 0..63 (IPv4 TOS or IPv6 traffic class)")
+    a("--traffic-class", metavar="BYTE", type=whole, help="the IPv6 traffic class byte")
+    a("--imix", metavar="MIX", help="sizes in a mix: classic (7:4:1 of 60/590/1514, i.e. "
+      "64/594/1518 with CRC) or SIZE:WEIGHT,...")
     a("--seed", metavar="N", type=whole, default=0, help="seed for -z/-Z and random sizes")
     a("--engine", metavar="E", default="ring",
       help="ring (default); kernel: the kernel generates (BPF_PROG_RUN live frames, "

@@ -40,9 +40,15 @@ class Generator:
 
 
 def state_size(frame: Frame) -> int:
-    """Bytes of the state map's value for this frame."""
+    """Bytes of the state map's value for this frame: the index, the bytes, then when
+    the length varies the payload's prefix sums and an IMIX cycle's lengths."""
     varies = frame.min_len != frame.max_len
-    return STATE_PSUM + (4 * (frame.max_len - frame.payload_off + 1) if varies else 0)
+    return _sizes_at(frame) + 4 * len(frame.sizes) if varies else STATE_PSUM
+
+
+def _sizes_at(frame: Frame) -> int:
+    """Where an IMIX cycle's lengths start in the state map's value."""
+    return STATE_PSUM + 4 * (frame.max_len - frame.payload_off + 1)
 
 
 def _sum_of(value: int, width: int) -> int:
@@ -80,7 +86,7 @@ def build(frame: Frame, *, ifindex: int, map_fd: int, randomize=(False, False),
     a.jmp(bpf.JNE, R2, LOOPBACK_IFINDEX, "pass", imm=True)
     a.mov(R6, R1)                              # ctx
     # 1. random draws first: helper calls clobber r1-r5
-    rand_slot, len_slot = _draws(a, varying, min_len, max_len)
+    rand_slot, len_slot, idx_slot = _draws(a, varying, frame, map_fd)
     # 2. the packet, bounds checked once for every byte we write
     need = max(frame.udp_off + 8, pay + 4 if seq else 0)
     a.ldx(4, R7, R6, bpf.XDP_MD_DATA)
@@ -89,9 +95,10 @@ def build(frame: Frame, *, ifindex: int, map_fd: int, randomize=(False, False),
     a.add(R1, need, imm=True)
     a.jmp(bpf.JGT, R1, R8, "abort")
     # 3. this packet's index
-    a.map_value(R9, map_fd, 0)
-    a.mov(R0, 1, imm=True)                     # atomic: threads (-p) share the program
-    a.atomic_add(8, R9, STATE_INDEX, R0, fetch=True)
+    if idx_slot:                               # taken already, for the IMIX length
+        a.ldx(8, R0, R10, idx_slot)
+    else:
+        _take_index(a, map_fd)
     a.mov(R6, R0)                              # kept for txseq
     if not (varying or seq or len_varies):       # every packet is the template
         return _finish(a, frame, ifindex, len_varies)
@@ -121,9 +128,18 @@ def build(frame: Frame, *, ifindex: int, map_fd: int, randomize=(False, False),
     return _finish(a, frame, ifindex, len_varies)
 
 
-def _draws(a: bpf.Asm, varying, min_len: int, max_len: int) -> tuple[dict, int]:
-    """Draw the random fields' values and a random length (trimming the template to
-    it) into stack slots: ({field offset: slot}, the length's slot or 0)."""
+def _take_index(a: bpf.Asm, map_fd: int) -> None:
+    """r0 = this packet's index (r9: the state map's value)."""
+    a.map_value(R9, map_fd, 0)
+    a.mov(R0, 1, imm=True)                     # atomic: threads (-p) share the program
+    a.atomic_add(8, R9, STATE_INDEX, R0, fetch=True)
+
+
+def _draws(a: bpf.Asm, varying, frame: Frame, map_fd: int) -> tuple[dict, int, int]:
+    """Draw the random fields' values and this packet's length (random, or the next
+    of the IMIX cycle: then the index is taken first), trimming the template to it,
+    into stack slots: ({field offset: slot}, the length's slot or 0, the index's or 0)."""
+    min_len, max_len = frame.min_len, frame.max_len
     slot = 0
     rand_slot = {}
     for f in varying:
@@ -133,18 +149,30 @@ def _draws(a: bpf.Asm, varying, min_len: int, max_len: int) -> tuple[dict, int]:
             a.stx(8, R10, -slot, R0)
             rand_slot[f[0]] = -slot
     if min_len == max_len:
-        return rand_slot, 0
+        return rand_slot, 0, 0
+    idx_slot = 0
+    if frame.sizes:
+        _take_index(a, map_fd)
+        slot += 8
+        idx_slot = -slot
+        a.stx(8, R10, idx_slot, R0)
+        a.mod(R0, len(frame.sizes), imm=True)
+        a.jmp(bpf.JGT, R0, len(frame.sizes) - 1, "abort", imm=True)
+        a.lsh(R0, 2, imm=True)
+        a.add(R0, R9)
+        a.ldx(4, R0, R0, _sizes_at(frame))
+    else:
+        a.call(bpf.FUNC_GET_PRANDOM_U32)
+        a.mod(R0, max_len - min_len + 1, imm=True)
+        a.add(R0, min_len, imm=True)
     slot += 8
-    a.call(bpf.FUNC_GET_PRANDOM_U32)
-    a.mod(R0, max_len - min_len + 1, imm=True)
-    a.add(R0, min_len, imm=True)
     a.stx(8, R10, -slot, R0)
     a.mov(R2, R0)
     a.sub(R2, max_len, imm=True)           # trim the template to this length
     a.mov(R1, R6)
     a.call(bpf.FUNC_XDP_ADJUST_TAIL)
     a.jmp(bpf.JNE, R0, 0, "abort", imm=True)
-    return rand_slot, -slot
+    return rand_slot, -slot, idx_slot
 
 
 def _fields(a: bpf.Asm, varying, rand_slot: dict) -> None:
@@ -215,6 +243,8 @@ def _finish(a: bpf.Asm, frame: Frame, ifindex: int, len_varies: bool) -> Generat
     if len_varies:
         k = frame.max_len - frame.payload_off + 1
         struct.pack_into(f"<{k}I", value, STATE_PSUM, *frame.payload_psum[:k])
+        if frame.sizes:
+            struct.pack_into(f"<{len(frame.sizes)}I", value, _sizes_at(frame), *frame.sizes)
     return Generator(code=a.assemble(), map_value=bytes(value), frame=frame.data,
                      fixed_len=0 if len_varies else frame.max_len)
 

@@ -9,6 +9,8 @@ import ipaddress
 import struct
 from dataclasses import dataclass, field
 
+from .encap import ETH_MPLS, MPLS_BOTTOM, Encap
+
 # pkt-gen's payload: 70 bytes, repeated to fill the frame (facts 3.5)
 PAYLOAD = b"netmap pkt-gen DIRECT payload\nhttp://info.iet.unipi.it/~luigi/netmap/ "
 assert len(PAYLOAD) == 70
@@ -203,6 +205,7 @@ class Frame:
     ip_base: int  # IPv4 header sum without length, addresses, checksum
     udp_base: int  # pseudo-header + UDP header sum without lengths, addresses, ports, csum
     payload_psum: list[int]  # payload_psum[k] = sum over the first k payload bytes
+    sizes: tuple = ()  # an IMIX cycle of lengths, sent in turn (empty: min_len..max_len)
 
     @property
     def max_len(self) -> int:
@@ -251,16 +254,18 @@ class Frame:
         return self.ip_off + (8 if src else 24)
 
 
-def headers_len(family: int) -> int:
-    """Ethernet + IPv4 or IPv6 + UDP: the shortest frame pkt-gen builds."""
-    return ETH_LEN + (IP4_LEN if family == 4 else IP6_LEN) + UDP_LEN
+def headers_len(family: int, encap_len: int = 0) -> int:
+    """Ethernet (with encap_len bytes of tags and labels) + IPv4 or IPv6 + UDP: the
+    shortest frame we build."""
+    return ETH_LEN + encap_len + (IP4_LEN if family == 4 else IP6_LEN) + UDP_LEN
 
 
 @dataclass(frozen=True)
 class FrameFields:
     """What a frame of build_frame() holds besides its length: min_length (random
     sizes in [min_length, length]), IPv4 or 6, source and destination ranges, MACs,
-    virtio-net header bytes before it, the payload pattern."""
+    virtio-net header bytes before it, the payload pattern; tags, labels and TOS
+    (an encap.Encap); sizes: an IMIX cycle (then length is its largest)."""
 
     min_length: int | None = None
     family: int = 4
@@ -270,6 +275,8 @@ class FrameFields:
     dst_mac: bytes = b"\xff" * 6
     vhdr: int = 0
     payload: bytes = PAYLOAD
+    encap: Encap = Encap()
+    sizes: tuple = ()
 
 
 def build_frame(length: int, fields: FrameFields | None = None, **kw) -> Frame:
@@ -278,12 +285,16 @@ def build_frame(length: int, fields: FrameFields | None = None, **kw) -> Frame:
     f = fields if fields is not None else FrameFields(**kw)
     min_length, family, src, dst = f.min_length, f.family, f.src, f.dst
     src_mac, dst_mac, vhdr, payload = f.src_mac, f.dst_mac, f.vhdr, f.payload
+    enc = f.encap
     ip_len = IP4_LEN if family == 4 else IP6_LEN
-    hdrs = headers_len(family)
+    hdrs = headers_len(family, enc.length)
     lo_len = length if min_length is None else min_length
+    if f.sizes:
+        lo_len, length = min(f.sizes), max(f.sizes)
     if lo_len < hdrs or length < hdrs:
         raise BadArgument(f"frame length {min(lo_len, length)} is too small for Ethernet + "
-                          f"IPv{family} + UDP headers ({hdrs} bytes); use -l {hdrs} or more")
+                          f"{'tags + ' if enc.length else ''}IPv{family} + UDP headers "
+                          f"({hdrs} bytes); use -l {hdrs} or more")
     if length > MAX_FRAME:
         raise BadArgument(f"frame length {length} is larger than {MAX_FRAME}")
     src = src or parse_range(DEFAULT_SRC if family == 4 else "::", family, "source")
@@ -293,21 +304,22 @@ def build_frame(length: int, fields: FrameFields | None = None, **kw) -> Frame:
     udp_len = UDP_LEN + n_payload
     sip, dip = src.addr_bytes(src.lo), dst.addr_bytes(dst.lo)
     if family == 4:
-        ip = struct.pack("!BBHHHBBH4s4s", 0x45, 0x10, length - ETH_LEN, 0, 0x4000, 64, 17, 0,
-                         sip, dip)
+        tos = 0x10 if enc.tos is None else enc.tos
+        ip = struct.pack("!BBHHHBBH4s4s", 0x45, tos, length - ETH_LEN - enc.length, 0, 0x4000,
+                         64, 17, 0, sip, dip)
         ip = ip[:10] + struct.pack("!H", inet_csum(ip)) + ip[12:]
         pseudo = sip + dip + struct.pack("!BBH", 0, 17, udp_len)
         ethertype = 0x0800
     else:
-        ip = struct.pack("!IHBB16s16s", 6 << 28, udp_len, 17, 64, sip, dip)
+        ip = struct.pack("!IHBB16s16s", 6 << 28 | (enc.tos or 0) << 20, udp_len, 17, 64, sip, dip)
         pseudo = sip + dip + struct.pack("!IxxxB", udp_len, 17)
         ethertype = 0x86DD
     udp = struct.pack("!HHHH", src.port_lo, dst.port_lo, udp_len, 0)
     csum = udp_csum_value(csum_words(pseudo + udp + body))
     udp = udp[:6] + struct.pack("!H", csum)
-    eth = dst_mac + src_mac + struct.pack("!H", ethertype)
+    eth = dst_mac + src_mac + _encap_bytes(enc, ethertype)
     data = b"\0" * vhdr + eth + ip + udp + body
-    ip_off = vhdr + ETH_LEN
+    ip_off = vhdr + ETH_LEN + enc.length
     udp_off = ip_off + ip_len
     # sums of everything that does not vary per packet
     if family == 4:
@@ -330,7 +342,19 @@ def build_frame(length: int, fields: FrameFields | None = None, **kw) -> Frame:
         psum[k + 1] = acc
     return Frame(data=data, family=family, vhdr=vhdr, min_len=lo_len + vhdr, ip_off=ip_off,
                  udp_off=udp_off, payload_off=udp_off + UDP_LEN, src=src, dst=dst,
-                 ip_base=ip_base, udp_base=udp_base, payload_psum=psum)
+                 ip_base=ip_base, udp_base=udp_base, payload_psum=psum,
+                 sizes=tuple(s + vhdr for s in f.sizes))
+
+
+def _encap_bytes(enc: Encap, ethertype: int) -> bytes:
+    """From the first TPID (or the EtherType) to the IP header: tags, the EtherType,
+    then the label stack, its last entry marked bottom of stack."""
+    out = b"".join(struct.pack("!HH", tpid, tci) for tpid, tci in enc.tags)
+    if not enc.mpls:
+        return out + struct.pack("!H", ethertype)
+    stack = list(enc.mpls)
+    stack[-1] |= MPLS_BOTTOM
+    return out + struct.pack(f"!H{len(stack)}I", ETH_MPLS, *stack)
 
 
 def packet_at(frame: Frame, length: int, values: dict[str, int], seq: int | None = None) -> bytes:
@@ -342,7 +366,7 @@ def packet_at(frame: Frame, length: int, values: dict[str, int], seq: int | None
     hdr_l = frame.udp_off - frame.vhdr + UDP_LEN
     udp_len = length - frame.vhdr - hdr_l + UDP_LEN
     if frame.family == 4:
-        b[frame.ip_off + 2:frame.ip_off + 4] = struct.pack("!H", length - frame.vhdr - ETH_LEN)
+        b[frame.ip_off + 2:frame.ip_off + 4] = struct.pack("!H", length - frame.ip_off)
         b[frame.ip_off + 10:frame.ip_off + 12] = b"\0\0"
         b[frame.ip_off + 10:frame.ip_off + 12] = struct.pack(
             "!H", inet_csum(bytes(b[frame.ip_off:frame.ip_off + IP4_LEN])))

@@ -16,6 +16,7 @@ from netmap_py import checks
 from netmap_py import constants as C
 from netmap_py.portspec import PortSpec
 
+from . import encap as E
 from . import packet as P
 from .args import UsageError, check_range, check_ranges
 from .report import log
@@ -86,6 +87,8 @@ class Plan:
     fragmented: bool = False            # -F or -M given
     vnet: int = 0                       # -H: virtio-net header bytes before each frame
     indirect: bool = False              # -I / -o 32: NS_INDIRECT slots (VALE)
+    encap: E.Encap = E.Encap()          # --vlan, --svlan, --mpls, --tos/--dscp/--traffic-class
+    sizes: tuple = ()                   # --imix: one cycle of lengths
 
 
 def plan(opts: argparse.Namespace) -> Plan:
@@ -129,6 +132,9 @@ def plan(opts: argparse.Namespace) -> Plan:
         if not P.MIN_FRAME <= L <= P.MAX_FRAME:
             raise UsageError(f"bad pktsize {L} [{P.MIN_FRAME}..{P.MAX_FRAME}]")
     max_len, min_len = (lens[0], lens[0]) if len(lens) == 1 else (max(lens), min(lens))
+    encap, sizes = _encap(opts, family)
+    if sizes:
+        max_len, min_len = max(sizes), min(sizes)
     try:
         src = P.parse_range(opts.s or (P.DEFAULT_SRC if family == 4 else "::"), family, "-s range")
         dst = P.parse_range(opts.d or (P.DEFAULT_DST if family == 4 else "::"), family, "-d range")
@@ -136,10 +142,11 @@ def plan(opts: argparse.Namespace) -> Plan:
         src_mac = P.parse_mac(opts.S, "-S MAC") if opts.S else None
     except P.BadArgument as e:
         raise UsageError(str(e)) from None
-    hdrs = P.headers_len(family)
+    hdrs = P.headers_len(family, encap.length)
     if func in SENDERS + ("ping",) and min_len < hdrs and not opts.P:
-        raise UsageError(f"bad -l {min_len}: an IPv{family}/UDP frame needs at least {hdrs} "
-                         f"bytes (and txseq/ping {hdrs + 4}+)")
+        raise UsageError(f"bad {'--imix size' if sizes else '-l'} {min_len}: an IPv{family}/UDP "
+                         f"frame{' with its tags and labels' if encap.length else ''} needs at "
+                         f"least {hdrs} bytes (and txseq/ping {hdrs + 12}+)")
     if func in ("txseq", "ping") and min_len < hdrs + 12:
         raise UsageError(f"bad -l {min_len}: -f {func} needs at least {hdrs + 12} bytes")
     pcap_frames = _pcap_frames(opts.P, func) if opts.P else None
@@ -155,7 +162,8 @@ def plan(opts: argparse.Namespace) -> Plan:
               rand_src=opts.z or bool(opts.o & OPT_RANDOM_SRC),
               rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
               pcap_frames=pcap_frames, engine=opts.engine, dump=dump,
-              fragmented=opts.F != 1 or opts.M != 0, vnet=opts.H, indirect=indirect)
+              fragmented=opts.F != 1 or opts.M != 0, vnet=opts.H, indirect=indirect,
+              encap=encap, sizes=sizes)
     if indirect:
         _check_indirect(pl, opts)
     if opts.engine == "kernel":
@@ -163,6 +171,41 @@ def plan(opts: argparse.Namespace) -> Plan:
         if why:
             raise UsageError(f"--engine kernel: {why}")
     return pl
+
+
+def _encap(opts, family: int) -> tuple:
+    """--vlan, --svlan, --mpls, --tos, --dscp, --traffic-class and --imix: (Encap, sizes)."""
+    try:
+        keys = {"tos": opts.tos, "dscp": opts.dscp, "traffic_class": opts.traffic_class}
+        if opts.vlan:
+            keys["vlan"], keys["vlan_prio"] = E.parse_tag(opts.vlan, "--vlan")
+        if opts.svlan:
+            keys["svlan"], keys["svlan_prio"] = E.parse_tag(opts.svlan, "--svlan")
+        if opts.mpls:
+            keys["mpls"] = E.parse_labels(opts.mpls)
+        enc = E.encap_of(keys, family)
+        if (enc.length or enc.tos is not None) and opts.P:
+            raise UsageError("-P sends the file's frames as they are: drop --vlan, --svlan, "
+                             "--mpls, --tos, --dscp and --traffic-class")
+        if opts.imix is None:
+            return enc, ()
+        if opts.l:
+            raise UsageError("--imix sets the sizes: drop -l")
+        return enc, E.imix_cycle(E.imix_of(opts.imix))
+    except E.EncapError as e:
+        raise UsageError(_as_flag(str(e))) from None
+
+
+def _as_flag(text: str) -> str:
+    """The run API's "svlan_prio=9: why" as the command line's "bad --svlan-prio 9: why"."""
+    name, eq, rest = text.partition("=")
+    if not eq or not name.replace("_", "").replace(" ", "").isalpha():
+        return re.sub(r"(?<![-\w])(svlan|vlan|tos|dscp|traffic_class)\b",
+                      lambda m: "--" + m.group(1).replace("_", "-"), text)
+    value, _, why = rest.partition(": ")
+    words = name.split()
+    flag = "--" + words[0].replace("_", "-").replace("-prio", "")
+    return f"bad {flag} {value}: {why}"
 
 
 def _pcap_frames(path: str, func: str) -> list[bytes]:
@@ -415,7 +458,8 @@ def build_frame(pl: Plan, info, src: P.Range | None = None):
         src_mac = P.parse_mac(info.mac) if info is not None and info.mac else b"\0" * 6
     return P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family,
                          src=src or pl.src, dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac,
-                         vhdr=pl.vnet, payload=P.PAYLOAD_INDIRECT if pl.indirect else P.PAYLOAD)
+                         vhdr=pl.vnet, payload=P.PAYLOAD_INDIRECT if pl.indirect else P.PAYLOAD,
+                         encap=pl.encap, sizes=pl.sizes)
 
 
 def thread_flows(opts, pl: Plan, info, frame, threads: int) -> list:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
+from . import encap as E
 from . import packet as P
 
 MAX_VARIED = 65536              # from_scapy(vary=...): frames built at most
@@ -17,6 +18,11 @@ class Traffic:
     [min, max]), family 4 or 6, src/dst ranges as -s/-d take them ("10.0.0.1-10.0.0.9:
     1234-1240"), MACs (src_mac None: the interface's), random_src/random_dst (-z/-Z),
     or random_fields (sport, sip, dport, dip: each random within its own range).
+    Beyond pkt-gen: vlan (802.1Q ID, vlan_prio its PCP), svlan (a QinQ 802.1ad outer
+    tag over vlan, svlan_prio), mpls (labels outermost first: ints, or (label, tc,
+    ttl)), tos or dscp (IPv4), traffic_class or dscp (IPv6), imix ("classic": 7:4:1 of
+    60/590/1514 bytes, 64/594/1518 with CRC; or (size, weight) pairs, "60:7,1514:1"),
+    each cycle of sizes sent spread out, in place of length/min_length.
     Or frames: sent in turn, as they are (from_bytes, from_pcap, from_scapy)."""
 
     length: int = 60
@@ -30,6 +36,15 @@ class Traffic:
     random_dst: bool = False
     frames: tuple[bytes, ...] | None = None
     random_fields: tuple | None = None  # (sport, sip, dport, dip): each within its range
+    vlan: int | None = None
+    vlan_prio: int = 0
+    svlan: int | None = None
+    svlan_prio: int = 0
+    mpls: tuple = ()
+    tos: int | None = None
+    dscp: int | None = None
+    traffic_class: int | None = None
+    imix: object = None
 
     @property
     def randomize(self) -> tuple:
@@ -39,6 +54,9 @@ class Traffic:
 
     def __post_init__(self):
         if self.frames is not None:
+            if self._extras():
+                raise ValueError(f"Traffic(frames=...) are sent as they are: drop "
+                                 f"{', '.join(self._extras())}")
             if not self.frames:
                 raise ValueError("Traffic(frames=...) needs at least one frame")
             for i, f in enumerate(self.frames):
@@ -54,6 +72,11 @@ class Traffic:
             raise TypeError("random_fields: four booleans (sport, sip, dport, dip)")
         self._frame(b"\0" * 6)          # every check the engine's frame makes, now
 
+    def _extras(self) -> list[str]:
+        """The encapsulation and size-mix fields given (not at their defaults)."""
+        defaults = {f.name: f.default for f in fields(self)}
+        return [k for k in E.KEYS + ("imix",) if getattr(self, k) != defaults[k]]
+
     def _frame(self, src_mac: bytes) -> P.Frame:
         if self.family not in (4, 6):
             raise ValueError(f"family={self.family!r}: 4 or 6")
@@ -61,18 +84,26 @@ class Traffic:
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int)):
                 raise TypeError(f"{name} must be an integer, not {type(v).__name__}")
-        lo = self.length if self.min_length is None else self.min_length
-        hdrs = P.headers_len(self.family)
-        if not hdrs <= lo <= self.length <= P.MAX_FRAME:
-            raise ValueError(f"length {self.length} (min_length {lo}): an IPv{self.family}/UDP "
-                             f"frame takes {hdrs} to {P.MAX_FRAME} bytes, min_length <= length")
+        enc = E.encap_of({k: getattr(self, k) for k in E.KEYS}, self.family)
+        sizes = ()
+        if self.imix is not None:
+            if self.min_length is not None or self.length != 60:
+                raise ValueError("imix sets the sizes: drop length and min_length")
+            sizes = E.imix_cycle(E.imix_of(self.imix))
+        lo = min(sizes) if sizes else self.length if self.min_length is None else self.min_length
+        hi = max(sizes) if sizes else self.length
+        hdrs = P.headers_len(self.family, enc.length)
+        if not hdrs <= lo <= hi <= P.MAX_FRAME:
+            what = f"IPv{self.family}/UDP" + (" (with its tags and labels)" if enc.length else "")
+            raise ValueError(f"length {hi} (min_length {lo}): an {what} frame takes {hdrs} "
+                             f"to {P.MAX_FRAME} bytes, min_length <= length")
         any4, any6 = P.DEFAULT_SRC if self.family == 4 else "::", \
             P.DEFAULT_DST if self.family == 4 else "::"
         src = P.parse_range(self.src or any4, self.family, "src range")
         dst = P.parse_range(self.dst or any6, self.family, "dst range")
         smac = P.parse_mac(self.src_mac, "src_mac") if self.src_mac else src_mac
-        return P.build_frame(self.length, min_length=lo, family=self.family, src=src,
-                             dst=dst, src_mac=smac,
+        return P.build_frame(hi, min_length=lo, family=self.family, src=src,
+                             dst=dst, src_mac=smac, encap=enc, sizes=sizes,
                              dst_mac=P.parse_mac(self.dst_mac, "dst_mac"))
 
     def frames_for(self, func: str, threads: int, src_mac: bytes = b"\0" * 6) -> list:
@@ -81,11 +112,11 @@ class Traffic:
             if func != "tx":
                 raise ValueError(f"frames of your own are sent with send() (tx), not {func}")
             return [(None, [bytes(f) for f in self.frames])] * threads
-        hdrs = P.headers_len(self.family)
-        lo = self.length if self.min_length is None else self.min_length
-        if func in ("txseq", "ping") and lo < hdrs + 12:
+        frame = self._frame(src_mac)
+        hdrs = frame.payload_off - frame.vhdr
+        if func in ("txseq", "ping") and frame.min_len < hdrs + 12:
             raise ValueError(f"{func} needs frames of {hdrs + 12} bytes at least")
-        return [(self._frame(src_mac), None)] * threads
+        return [(frame, None)] * threads
 
     # -- frames of your own -----------------------------------------------------------
     @classmethod

@@ -4,6 +4,7 @@
     ring_io.py recv PORT N SEED [--ring-mb M] [--slots N] [--hold S] [--timeout S]
     ring_io.py seq PORT DST_MAC SEQ,SEQ,...           txseq-style frames in that order
     ring_io.py hold PORT                              open, send forever (for kill -9)
+    ring_io.py sizes PORT N [--timeout S]             how many frames of each length
     ring_io.py bsend / brecv (as send / recv)          through Port.send() / Port.recv()
     ring_io.py bridge PORT_A PORT_B N                 forward N frames A->B by buffer swaps
 
@@ -21,6 +22,7 @@ from netmap_py import _core
 from pktgen_nm import packet as P
 
 ETHERTYPE = b"\x88\xb5"  # IEEE local experimental: no stack on the peer takes it
+OURS = (b"\x08\x00", b"\x81\x00", b"\x88\xa8", b"\x88\x47")   # IPv4, tags, MPLS
 
 
 def bodies(n: int, seed: int):
@@ -212,6 +214,30 @@ def bridge(a_name, b_name, n, timeout=60.0):
         b.close()
 
 
+def sizes(port_name, n, timeout=60.0):
+    """Receive n IPv4, tagged or labelled frames (a neighbour's ARP and IPv6 chatter
+    counted apart, as other); print {length: frames}."""
+    counts = {}
+    got = other = 0
+    with nm.open(port_name, rx_ring_mb=256) as port:
+        sys.stderr.write("READY\n")
+        sys.stderr.flush()
+        last = time.monotonic()
+        while got < n and time.monotonic() - last < min(timeout, 3):
+            port.poll(nm.POLLIN, 200)
+            for rx in port.rx_rings:
+                while not rx.empty():
+                    slot = rx.slot(rx.head)
+                    if slot.data[12:14].tobytes() not in OURS:
+                        other += 1
+                    else:
+                        counts[slot.len] = counts.get(slot.len, 0) + 1
+                        got += 1
+                    rx.advance()
+                    last = time.monotonic()
+    print(json.dumps({"received": got, "other": other, "sizes": counts}))
+
+
 def hold(port_name):
     with nm.open(port_name) as port:
         sys.stderr.write("READY\n")
@@ -252,6 +278,8 @@ def main(argv):
         bridge(rest[0], rest[1], int(rest[2]))
     elif cmd == "hold":
         hold(rest[0])
+    elif cmd == "sizes":
+        sizes(rest[0], int(rest[1]), timeout=opts.get("timeout", 60.0))
     else:
         raise SystemExit(f"unknown command {cmd}")
 
