@@ -109,7 +109,8 @@ cdef inline uint32_t udp_payload(pg_ctx *t, const char *buf, uint32_t L) noexcep
     cdef const uint8_t *u = <const uint8_t *>buf
     cdef uint32_t off = t.vhdr + 12, n = 0
     while off + 2 <= L and n < 2 and (u[off] == 0x81 and u[off + 1] == 0x00 or
-                                      u[off] == 0x88 and u[off + 1] == 0xa8):
+                                      u[off] == 0x88 and u[off + 1] == 0xa8 or
+                                      u[off] == 0x91 and u[off + 1] == 0x00):
         off += 4                        # a tag: its TPID, TCI, then the next type
         n += 1
     if off + 2 > L:

@@ -17,7 +17,9 @@ MAX_SIZES = 32                          # distinct sizes in one mix
 # the classic simple IMIX, 7:4:1 of 64, 594 and 1518 bytes on the wire: our lengths
 # never count the 4-byte CRC (as -l), so these are 60, 590 and 1514
 CLASSIC_IMIX = ((60, 7), (590, 4), (1514, 1))
-KEYS = ("vlan", "vlan_prio", "svlan", "svlan_prio", "mpls", "tos", "dscp", "traffic_class")
+KEYS = ("vlan", "vlan_prio", "svlan", "svlan_prio", "svlan_tpid", "mpls", "tos", "dscp",
+        "traffic_class")
+OUTER_TPIDS = (TPID_8021AD, TPID_8021Q, 0x9100)   # 802.1ad; as Linux pktgen; pre-standard
 
 
 class EncapError(ValueError):
@@ -72,7 +74,11 @@ def encap_of(fields: dict, family: int) -> Encap:
     if get("svlan") is not None:
         if get("vlan") is None:
             raise EncapError("svlan (the QinQ outer tag) needs vlan, the inner tag, too")
-        tags.append((TPID_8021AD, _tci("svlan", get("svlan"), get("svlan_prio") or 0)))
+        tpid = TPID_8021AD if get("svlan_tpid") is None else get("svlan_tpid")
+        if tpid not in OUTER_TPIDS:
+            raise EncapError(f"svlan_tpid={tpid!r}: use 0x88a8 (802.1ad), 0x8100 (as Linux "
+                             "pktgen writes its outer tag) or 0x9100")
+        tags.append((tpid, _tci("svlan", get("svlan"), get("svlan_prio") or 0)))
     if get("vlan") is not None:
         tags.append((TPID_8021Q, _tci("vlan", get("vlan"), get("vlan_prio") or 0)))
     stack = get("mpls") or ()

@@ -55,6 +55,14 @@ class Device:
     dst_mac: str = "00:00:00:00:00:00"
     src_mac: str | None = None
     flags: set = field(default_factory=set)
+    vlan: int | None = None             # vlan_id (pktgen: over 4095 is none)
+    vlan_p: int = 0
+    svlan: int | None = None
+    svlan_p: int = 0
+    mpls: tuple = ()                    # label stack entries, as written (no S bit)
+    tos: int | None = None
+    traffic_class: int | None = None
+    imix: tuple = ()                    # imix_weights: (size, weight) pairs
 
     @property
     def ifname(self) -> str:
@@ -137,6 +145,11 @@ def parse(text: str) -> Script:
         raise ScriptError("the script adds no device (add_device on a kpktgend_N file)")
     if not s.started:
         raise ScriptError("the script never writes start to pgctrl: nothing would run")
+    for name, d in s.devices.items():   # what only the whole frame can tell
+        try:
+            traffic_of(d)
+        except ValueError as e:
+            raise ScriptError(f"{name}: {e}") from None
     return s
 
 
@@ -197,11 +210,57 @@ def _device(d: Device, name: str, arg: str) -> None:
             raise ScriptError(f"flag {flag} is not supported yet (we take "
                               f"{', '.join(sorted(FLAGS_OK))})")
         (d.flags.discard if arg.startswith("!") else d.flags.add)(flag)
+    elif name in TAGS or name in ("mpls", "tos", "traffic_class", "imix_weights"):
+        _encap(d, name, arg)
     elif name == "xmit_mode":
         if arg != "start_xmit":
             raise ScriptError("only xmit_mode start_xmit (a device's transmit) is ours")
     else:
         raise ScriptError(f"{name} is not supported yet")
+
+
+TAGS = {"vlan_id": "vlan", "vlan_p": "vlan_p", "vlan_cfi": None,
+        "svlan_id": "svlan", "svlan_p": "svlan_p", "svlan_cfi": None}
+
+
+def _encap(d: Device, name: str, arg: str) -> None:
+    """Tags, labels, TOS and sizes.  As the module: a VLAN tag and an MPLS stack
+    exclude each other (the later one turns the other off); vlan_id over 4095 turns
+    tags off; "mpls 0" turns labels off."""
+    if name in TAGS:
+        v = _num(arg, name)
+        if TAGS[name] is None:
+            if v:
+                raise ScriptError(f"{name} 1 (the DEI bit) is not supported yet")
+        elif name.endswith("_id"):
+            setattr(d, TAGS[name], v if v <= 4095 else None)
+            if name == "vlan_id" and v <= 4095:
+                d.mpls = ()
+        else:
+            setattr(d, TAGS[name], v)
+    elif name == "mpls":
+        entries = tuple(_hex(x, name, 8) for x in arg.split(","))
+        if any(e & 0x100 for e in entries):
+            raise ScriptError("random MPLS labels (an entry with the bottom of stack bit, "
+                              "MPLS_RND) are not supported yet")
+        d.mpls = () if entries == (0,) else entries
+        if d.mpls:
+            d.vlan = d.svlan = None
+    elif name == "imix_weights":
+        try:
+            d.imix = tuple((int(a), int(b)) for a, _, b in
+                           (p.partition(",") for p in arg.split()))
+        except ValueError:
+            raise ScriptError("imix_weights takes size,weight pairs, e.g. 60,7 590,4 "
+                              "1514,1") from None
+    else:
+        setattr(d, name, _hex(arg, name, 2))
+
+
+def _hex(arg: str, what: str, digits: int) -> int:
+    if not re.fullmatch(f"[0-9a-fA-F]{{1,{digits}}}", arg):
+        raise ScriptError(f"{what} takes up to {digits} hex digits, not {arg!r}")
+    return int(arg, 16)
 
 
 def _ip4(arg: str, what: str) -> str:
@@ -217,8 +276,9 @@ KNOWN = {"add_device", "rem_device_all", "max_before_softirq", "start", "stop", 
          "count", "clone_skb", "pkt_size", "min_pkt_size", "max_pkt_size", "delay", "ratep",
          "rate", "burst", "dst", "dst_min", "dst_max", "src_min", "src_max", "udp_src_min",
          "udp_src_max", "udp_dst_min", "udp_dst_max", "dst_mac", "src_mac", "flag", "config",
-         "xmit_mode", "flows", "flowlen", "vlan_id", "vlan_p", "svlan_id", "mpls", "tos",
-         "traffic_class", "queue_map_min", "queue_map_max", "node", "frags"}
+         "xmit_mode", "flows", "flowlen", "vlan_id", "vlan_p", "vlan_cfi", "svlan_id",
+         "svlan_p", "svlan_cfi", "mpls", "tos", "traffic_class", "imix_weights",
+         "queue_map_min", "queue_map_max", "node", "frags"}
 
 
 # -- running it -----------------------------------------------------------------------
@@ -232,10 +292,15 @@ def traffic_of(d: Device):
         src = f"0.0.0.0:{d.udp_src[0]}-0.0.0.0:{d.udp_src[1]}"
     dst = f"{d.dst[0]}:{d.udp_dst[0]}-{d.dst[1]}:{d.udp_dst[1]}"
     drawn = {FLAGS_OK[f] for f in d.flags if FLAGS_OK[f] is not None}
-    return Traffic(length=max(d.pkt_size, d.max_pkt_size or 0),
-                   min_length=d.pkt_size if d.max_pkt_size else None, src=src, dst=dst,
-                   src_mac=d.src_mac, dst_mac=d.dst_mac,
-                   random_fields=tuple(i in drawn for i in range(4)) if drawn else None)
+    labels = tuple((e >> 12, (e >> 9) & 7, e & 0xFF) for e in d.mpls)
+    sizes = dict(length=max(d.pkt_size, d.max_pkt_size or 0),
+                 min_length=d.pkt_size if d.max_pkt_size else None)
+    if d.imix:
+        sizes = dict(imix=d.imix)
+    return Traffic(**sizes, src=src, dst=dst, src_mac=d.src_mac, dst_mac=d.dst_mac,
+                   random_fields=tuple(i in drawn for i in range(4)) if drawn else None,
+                   vlan=d.vlan, vlan_prio=d.vlan_p, svlan=d.svlan if d.vlan is not None else None,
+                   svlan_prio=d.svlan_p, svlan_tpid=0x8100, mpls=labels, tos=d.tos or 0)    # pktgen: TOS 0
 
 
 def runs(s: Script) -> dict:

@@ -19,10 +19,11 @@ class Traffic:
     1234-1240"), MACs (src_mac None: the interface's), random_src/random_dst (-z/-Z),
     or random_fields (sport, sip, dport, dip: each random within its own range).
     Beyond pkt-gen: vlan (802.1Q ID, vlan_prio its PCP), svlan (a QinQ 802.1ad outer
-    tag over vlan, svlan_prio), mpls (labels outermost first: ints, or (label, tc,
-    ttl)), tos or dscp (IPv4), traffic_class or dscp (IPv6), imix ("classic": 7:4:1 of
-    60/590/1514 bytes, 64/594/1518 with CRC; or (size, weight) pairs, "60:7,1514:1"),
-    each cycle of sizes sent spread out, in place of length/min_length.
+    tag over vlan, svlan_prio; svlan_tpid 0x8100 as Linux pktgen writes it), mpls
+    (labels outermost first: ints, or (label, tc, ttl)), tos or dscp (IPv4),
+    traffic_class or dscp (IPv6), imix ("classic": 7:4:1 of 60/590/1514 bytes, that is
+    64/594/1518 with CRC; or (size, weight) pairs, "60:7,1514:1"), each cycle of sizes
+    sent spread out, in place of length/min_length.
     Or frames: sent in turn, as they are (from_bytes, from_pcap, from_scapy)."""
 
     length: int = 60
@@ -40,6 +41,7 @@ class Traffic:
     vlan_prio: int = 0
     svlan: int | None = None
     svlan_prio: int = 0
+    svlan_tpid: int = E.TPID_8021AD
     mpls: tuple = ()
     tos: int | None = None
     dscp: int | None = None

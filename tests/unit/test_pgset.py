@@ -88,7 +88,12 @@ END = "PGDEV=/proc/net/pktgen/pgctrl\npgset start\n"
 
 
 @pytest.mark.parametrize("body,text", [
-    ("pgset 'vlan_id 7'\n", "line 4: vlan_id 7: vlan_id is not supported yet"),
+    ("pgset 'vlan_cfi 1'\n", "line 4: vlan_cfi 1: vlan_cfi 1 (the DEI bit) is not supported"),
+    ("pgset 'mpls 0001010a'\n", "random MPLS labels"),
+    ("pgset 'mpls 1234567890'\n", "mpls takes up to 8 hex digits"),
+    ("pgset 'tos 0x10'\n", "tos takes up to 2 hex digits, not '0x10'"),
+    ("pgset 'imix_weights 60:7'\n", "imix_weights takes size,weight pairs"),
+    ("pgset 'vlan_id 7'\npgset 'vlan_p 9'\n" + END, "a priority (PCP) is 0 to 7"),
     ("pgset 'flows 16'\n", "flows is not supported yet"),
     ("pgset 'flag QUEUE_MAP_CPU'\n", "flag QUEUE_MAP_CPU is not supported yet"),
     ("pgset 'count many'\n", "count takes a number"),
@@ -117,10 +122,10 @@ def test_scripts_that_would_do_nothing():
 
 def test_the_command_refuses_in_one_line(tmp_path, capsys):
     f = tmp_path / "s.sh"
-    f.write_text(BASE + "pgset 'tos 0x10'\n" + END)
+    f.write_text(BASE + "pgset 'flows 4'\n" + END)
     assert cli.main(["pgset", str(f)]) == 2
     err = capsys.readouterr().err
-    assert "tos is not supported yet" in err and len(err.strip().splitlines()) == 1
+    assert "flows is not supported yet" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["pgset", str(tmp_path / "none.sh")]) == 2
     assert cli.main(["pgset", str(f), "--engine", "kpktgen"]) == 2
 
@@ -158,3 +163,21 @@ def test_per_field_randomness_keeps_the_other_fields():
     assert min(last) >= 1 and max(last) <= 200 and len(last) > 100
     with pytest.raises(TypeError, match="four booleans"):
         Traffic(random_fields=(True, False))
+
+
+def test_tags_labels_tos_and_imix_as_the_module_takes_them():
+    d = pgset.parse(BASE + "pgset 'vlan_id 100'\npgset 'vlan_p 3'\npgset 'svlan_id 200'\n"
+                    "pgset 'svlan_p 5'\npgset 'vlan_cfi 0'\npgset 'tos 28'\n"
+                    "pgset 'imix_weights 60,7 590,4 1514,1'\n" + END).devices["eth1"]
+    t = pgset.traffic_of(d)
+    assert (t.vlan, t.vlan_prio, t.svlan, t.svlan_prio, t.tos) == (100, 3, 200, 5, 0x28)
+    assert t.imix == ((60, 7), (590, 4), (1514, 1)) and t.mpls == ()
+    # MPLS turns the tags off and a later vlan_id turns the labels off, as in the module
+    m = pgset.parse(BASE + "pgset 'vlan_id 5'\npgset 'mpls 0001000a,0002000a'\n" + END)
+    t = pgset.traffic_of(m.devices["eth1"])
+    assert t.vlan is None and t.mpls == ((16, 0, 10), (32, 0, 10))
+    v = pgset.parse(BASE + "pgset 'mpls 0001000a'\npgset 'vlan_id 5'\n" + END)
+    assert pgset.traffic_of(v.devices["eth1"]).mpls == ()
+    off = pgset.parse(BASE + "pgset 'vlan_id 5'\npgset 'vlan_id 9999'\npgset 'mpls 0'\n" + END)
+    t = pgset.traffic_of(off.devices["eth1"])
+    assert t.vlan is None and t.mpls == () and t.tos == 0, "pktgen's TOS is 0"
