@@ -56,6 +56,7 @@ cdef struct pg_field:
     uint32_t lo, hi, cur            # range and odometer position
     int random                      # draw a value per packet instead
     int in_ip                       # part of the IPv4 header checksum
+    int flow                        # pktgen's flows: the value from the packet's flow slot
 
 
 cdef extern from "_nmpy.h" nogil:
@@ -90,6 +91,8 @@ cdef struct pg_ctx:
     uint64_t *psum                  # psum[k]: sum of the first k payload bytes
     uint32_t *sizes                 # an IMIX cycle of lengths, sent in turn
     uint32_t nsizes, size_i
+    uint64_t flows, flowlen         # pktgen's flows (0: none), on the destination address
+    uint64_t index                  # packets patched so far (the flows' clock)
     pg_field f[4]
     int nf
     uint64_t rng
@@ -335,6 +338,9 @@ cdef class Worker:
             self.c.f[i].off, self.c.f[i].width = off, width
             self.c.f[i].lo, self.c.f[i].hi, self.c.f[i].cur = lo, hi, lo
             self.c.f[i].random, self.c.f[i].in_ip = rnd, in_ip
+        if frame.flows:                 # the destination address: fields()[3]
+            self.c.flows, self.c.flowlen = frame.flows
+            self.c.f[3].flow = 1
         varies = any(lo != hi for (_, _, lo, hi, _, _) in fields) or any(randomize)
         self.c.vary = (varies or frame.min_len != frame.max_len
                        or self.c.func == F_TXSEQ or self.c.func == F_PING)

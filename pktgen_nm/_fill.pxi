@@ -50,12 +50,17 @@ cdef inline uint32_t pick_len(pg_ctx *t) noexcept nogil:
 cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq, uint64_t ts) noexcept nogil:
     """Write this packet's varying fields and both checksums, then advance the
     odometer (sport, sip, dport, dip; least significant first)."""
-    cdef uint64_t ip = t.ip_base, udp = t.udp_base, c
+    cdef uint64_t ip = t.ip_base, udp = t.udp_base, c, slot
     cdef uint32_t v, i, udp_len = L - t.udp_off
     cdef pg_field *f
     for i in range(<uint32_t>t.nf):
         f = &t.f[i]
-        if f.random:
+        if f.flow:                      # packet.flow_slot / flow_value
+            slot = t.index % t.flows + t.flows * (t.index // t.flows // t.flowlen)
+            if f.random:
+                slot = (slot * 0x9E3779B97F4A7C15ULL) >> 32
+            v = f.lo + <uint32_t>(slot % (<uint64_t>f.hi - f.lo + 1))
+        elif f.random:
             v = f.lo + <uint32_t>(xorshift(t) % (<uint64_t>f.hi - f.lo + 1))
         else:
             v = f.cur
@@ -87,9 +92,10 @@ cdef void patch(pg_ctx *t, char *buf, uint32_t L, int with_seq, uint64_t ts) noe
         put16(buf + t.ip_off + 10, (~fold(ip + v)) & 0xffff)
     else:
         put16(buf + t.ip_off + 4, udp_len)
+    t.index += 1
     for i in range(<uint32_t>t.nf):     # the odometer
         f = &t.f[i]
-        if f.random or f.lo == f.hi:
+        if f.random or f.flow or f.lo == f.hi:
             continue
         if f.cur < f.hi:
             f.cur += 1

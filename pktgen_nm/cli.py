@@ -108,6 +108,9 @@ def build_parser() -> argparse.ArgumentParser:
     a("--traffic-class", metavar="BYTE", type=whole, help="the IPv6 traffic class byte")
     a("--imix", metavar="MIX", help="sizes in a mix: classic (7:4:1 of 60/590/1514, i.e. "
       "64/594/1518 with CRC) or SIZE:WEIGHT,...")
+    a("--flows", metavar="N", type=whole, default=0,
+      help="Linux pktgen's flows: N destination addresses in turn, each for --flowlen packets")
+    a("--flowlen", metavar="LEN", type=whole, default=0, help="packets per flow (default 1)")
     a("--seed", metavar="N", type=whole, default=0, help="seed for -z/-Z and random sizes")
     a("--engine", metavar="E", default="ring",
       help="ring (default); kernel: the kernel generates (BPF_PROG_RUN live frames, "

@@ -25,6 +25,7 @@ from dataclasses import dataclass
 
 from . import bpf
 from .bpf import R0, R1, R2, R3, R4, R5, R6, R7, R8, R9, R10
+from .packet import FLOW_MIX as P_FLOW_MIX
 from .packet import Frame
 
 STATE_INDEX, STATE_BYTES, STATE_PSUM = 0, 8, 16
@@ -105,7 +106,7 @@ def build(frame: Frame, *, ifindex: int, map_fd: int, randomize=(False, False),
     _const(a, R2, udp_const)
     _const(a, R3, ip_const)
     # 4. the varying fields, in odometer order
-    _fields(a, varying, rand_slot)
+    _fields(a, varying, rand_slot, frame)
     if seq:
         a.mov(R4, R6)
         _low32(a, R4)
@@ -143,7 +144,7 @@ def _draws(a: bpf.Asm, varying, frame: Frame, map_fd: int) -> tuple[dict, int, i
     slot = 0
     rand_slot = {}
     for f in varying:
-        if f[5]:
+        if f[5] and f[0] != _flow_off(frame):     # a flow's draw comes from its slot
             slot += 8
             a.call(bpf.FUNC_GET_PRANDOM_U32)
             a.stx(8, R10, -slot, R0)
@@ -175,12 +176,37 @@ def _draws(a: bpf.Asm, varying, frame: Frame, map_fd: int) -> tuple[dict, int, i
     return rand_slot, -slot, idx_slot
 
 
-def _fields(a: bpf.Asm, varying, rand_slot: dict) -> None:
-    """Each varying field from the index in r0 (odometer order) or its random draw,
-    stored big-endian and added to the UDP (r2) and IPv4 (r3) sums."""
+def _flow_off(frame: Frame) -> int | None:
+    """Where the field that pktgen's flows set is (the destination address), if any."""
+    return frame.fields()[3][0] if frame.flows else None
+
+
+def _flow_slot(a: bpf.Asm, frame: Frame, rnd: bool) -> None:
+    """r4 = packet.flow_slot of the index in r6 (with rnd: its 32-bit draw); clobbers r1, r5."""
+    flows, flowlen = frame.flows
+    a.mov(R4, R6)
+    a.mod(R4, flows, imm=True)
+    a.mov(R1, R6)
+    a.div(R1, flows, imm=True)
+    a.div(R1, flowlen, imm=True)
+    a.mul(R1, flows, imm=True)
+    a.add(R4, R1)
+    if rnd:
+        a.ld_imm64(R5, P_FLOW_MIX)
+        a.mul(R4, R5)
+        a.rsh(R4, 32, imm=True)
+
+
+def _fields(a: bpf.Asm, varying, rand_slot: dict, frame: Frame) -> None:
+    """Each varying field from the index in r0 (odometer order), its random draw or its
+    flow slot, stored big-endian and added to the UDP (r2) and IPv4 (r3) sums."""
+    flow_off = _flow_off(frame)
     for off, width, lo, hi, in_ip, rnd in varying:
         span = hi - lo + 1
-        if rnd:
+        if off == flow_off:
+            _flow_slot(a, frame, rnd)
+            rnd = True                  # r0, the odometer, is not divided for it
+        elif rnd:
             a.ldx(8, R4, R10, rand_slot[off])
         else:
             a.mov(R4, R0)

@@ -206,6 +206,7 @@ class Frame:
     udp_base: int  # pseudo-header + UDP header sum without lengths, addresses, ports, csum
     payload_psum: list[int]  # payload_psum[k] = sum over the first k payload bytes
     sizes: tuple = ()  # an IMIX cycle of lengths, sent in turn (empty: min_len..max_len)
+    flows: tuple = ()  # (flows, flowlen): the destination address per flow (flow_slot)
 
     @property
     def max_len(self) -> int:
@@ -254,6 +255,23 @@ class Frame:
         return self.ip_off + (8 if src else 24)
 
 
+FLOW_MIX = 0x9E3779B97F4A7C15          # odd: slot -> a well-spread 32-bit draw
+MAX_FLOWS = 65536                       # as Linux pktgen's MAX_CFLOWS
+
+
+def flow_slot(i: int, flows: int, flowlen: int) -> int:
+    """Which address of the destination range packet i carries: the flows take turns a
+    packet each, and a flow moves to a new address after flowlen of its packets."""
+    return i % flows + flows * (i // flows // flowlen)
+
+
+def flow_value(slot: int, lo: int, hi: int, random: bool) -> int:
+    """The destination address (or IPv6 group) of a flow slot: the next in the range,
+    or with random (IPDST_RND, -Z) a draw fixed by the slot, the same in both engines."""
+    x = ((slot * FLOW_MIX) & 0xFFFFFFFFFFFFFFFF) >> 32 if random else slot
+    return lo + x % (hi - lo + 1)
+
+
 def headers_len(family: int, encap_len: int = 0) -> int:
     """Ethernet (with encap_len bytes of tags and labels) + IPv4 or IPv6 + UDP: the
     shortest frame we build."""
@@ -265,7 +283,8 @@ class FrameFields:
     """What a frame of build_frame() holds besides its length: min_length (random
     sizes in [min_length, length]), IPv4 or 6, source and destination ranges, MACs,
     virtio-net header bytes before it, the payload pattern; tags, labels and TOS
-    (an encap.Encap); sizes: an IMIX cycle (then length is its largest)."""
+    (an encap.Encap); sizes: an IMIX cycle (then length is its largest); flows:
+    (flows, flowlen), Linux pktgen's flows of the destination address."""
 
     min_length: int | None = None
     family: int = 4
@@ -277,6 +296,7 @@ class FrameFields:
     payload: bytes = PAYLOAD
     encap: Encap = Encap()
     sizes: tuple = ()
+    flows: tuple = ()
 
 
 def build_frame(length: int, fields: FrameFields | None = None, **kw) -> Frame:
@@ -343,7 +363,7 @@ def build_frame(length: int, fields: FrameFields | None = None, **kw) -> Frame:
     return Frame(data=data, family=family, vhdr=vhdr, min_len=lo_len + vhdr, ip_off=ip_off,
                  udp_off=udp_off, payload_off=udp_off + UDP_LEN, src=src, dst=dst,
                  ip_base=ip_base, udp_base=udp_base, payload_psum=psum,
-                 sizes=tuple(s + vhdr for s in f.sizes))
+                 sizes=tuple(s + vhdr for s in f.sizes), flows=tuple(f.flows))
 
 
 def _encap_bytes(enc: Encap, ethertype: int) -> bytes:

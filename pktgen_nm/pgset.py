@@ -28,7 +28,8 @@ IGNORED = {"clone_skb", "config", "max_before_softirq", "rem_device_all", "node"
 # the *_RND flags: which field (Traffic.random_fields: sport, sip, dport, dip) each
 # draws at random, within its own min..max as pktgen does
 FLAGS_OK = {"UDPSRC_RND": 0, "IPSRC_RND": 1, "UDPDST_RND": 2, "IPDST_RND": 3,
-            "NO_TIMESTAMP": None, "TXSIZE_RND": None}   # sizes in min..max: always drawn
+            "NO_TIMESTAMP": None, "TXSIZE_RND": None,   # sizes in min..max: always drawn
+            "FLOW_SEQ": None}                           # flows one after the other
 
 
 class ScriptError(ValueError):
@@ -63,6 +64,8 @@ class Device:
     tos: int | None = None
     traffic_class: int | None = None
     imix: tuple = ()                    # imix_weights: (size, weight) pairs
+    flows: int = 0
+    flowlen: int = 0
 
     @property
     def ifname(self) -> str:
@@ -183,7 +186,8 @@ def _num(arg: str, what: str, lo: float = 0) -> float:
 def _device(d: Device, name: str, arg: str) -> None:
     simple = {"count": ("count", 0), "pkt_size": ("pkt_size", 42), "min_pkt_size": ("pkt_size", 42),
               "max_pkt_size": ("max_pkt_size", 42), "delay": ("delay_ns", 0),
-              "ratep": ("ratep", 0), "rate": ("rate_mbit", 0), "burst": ("burst", 1)}
+              "ratep": ("ratep", 0), "rate": ("rate_mbit", 0), "burst": ("burst", 1),
+              "flows": ("flows", 0), "flowlen": ("flowlen", 0)}
     pairs = {"dst_min": ("dst", 0), "dst_max": ("dst", 1), "src_min": ("src", 0),
              "src_max": ("src", 1), "udp_src_min": ("udp_src", 0), "udp_src_max": ("udp_src", 1),
              "udp_dst_min": ("udp_dst", 0), "udp_dst_max": ("udp_dst", 1)}
@@ -293,14 +297,17 @@ def traffic_of(d: Device):
     dst = f"{d.dst[0]}:{d.udp_dst[0]}-{d.dst[1]}:{d.udp_dst[1]}"
     drawn = {FLAGS_OK[f] for f in d.flags if FLAGS_OK[f] is not None}
     labels = tuple((e >> 12, (e >> 9) & 7, e & 0xFF) for e in d.mpls)
-    sizes = dict(length=max(d.pkt_size, d.max_pkt_size or 0),
-                 min_length=d.pkt_size if d.max_pkt_size else None)
+    kw = dict(length=max(d.pkt_size, d.max_pkt_size or 0),
+              min_length=d.pkt_size if d.max_pkt_size else None)
     if d.imix:
-        sizes = dict(imix=d.imix)
-    return Traffic(**sizes, src=src, dst=dst, src_mac=d.src_mac, dst_mac=d.dst_mac,
+        kw = dict(imix=d.imix)
+    if d.flows:                         # FLOW_SEQ: each flow's packets in a row
+        kw.update(flows=1 if "FLOW_SEQ" in d.flags else d.flows, flowlen=d.flowlen)
+    return Traffic(**kw, src=src, dst=dst, src_mac=d.src_mac, dst_mac=d.dst_mac,
                    random_fields=tuple(i in drawn for i in range(4)) if drawn else None,
                    vlan=d.vlan, vlan_prio=d.vlan_p, svlan=d.svlan if d.vlan is not None else None,
-                   svlan_prio=d.svlan_p, svlan_tpid=0x8100, mpls=labels, tos=d.tos or 0)    # pktgen: TOS 0
+                   svlan_prio=d.svlan_p, svlan_tpid=0x8100, mpls=labels,
+                   tos=d.tos or 0)               # pktgen's TOS is 0, its outer TPID 0x8100
 
 
 def runs(s: Script) -> dict:

@@ -89,6 +89,7 @@ class Plan:
     indirect: bool = False              # -I / -o 32: NS_INDIRECT slots (VALE)
     encap: E.Encap = E.Encap()          # --vlan, --svlan, --mpls, --tos/--dscp/--traffic-class
     sizes: tuple = ()                   # --imix: one cycle of lengths
+    flows: tuple = ()                   # --flows, --flowlen
 
 
 def plan(opts: argparse.Namespace) -> Plan:
@@ -163,7 +164,7 @@ def plan(opts: argparse.Namespace) -> Plan:
               rand_dst=opts.Z or bool(opts.o & OPT_RANDOM_DST), wait=wait,
               pcap_frames=pcap_frames, engine=opts.engine, dump=dump,
               fragmented=opts.F != 1 or opts.M != 0, vnet=opts.H, indirect=indirect,
-              encap=encap, sizes=sizes)
+              encap=encap, sizes=sizes, flows=_flows(opts))
     if indirect:
         _check_indirect(pl, opts)
     if opts.engine == "kernel":
@@ -194,6 +195,14 @@ def _encap(opts, family: int) -> tuple:
         return enc, E.imix_cycle(E.imix_of(opts.imix))
     except E.EncapError as e:
         raise UsageError(_as_flag(str(e))) from None
+
+
+def _flows(opts) -> tuple:
+    check_range("--flows", opts.flows, 0, P.MAX_FLOWS, "the number of flows")
+    check_range("--flowlen", opts.flowlen, 0, 2**31 - 1, "the packets of each flow")
+    if opts.flowlen and not opts.flows:
+        raise UsageError("--flowlen is the length of each of the --flows: give --flows too")
+    return (opts.flows, max(opts.flowlen, 1)) if opts.flows else ()
 
 
 def _as_flag(text: str) -> str:
@@ -459,7 +468,7 @@ def build_frame(pl: Plan, info, src: P.Range | None = None):
     return P.build_frame(pl.max_len, min_length=pl.min_len, family=pl.family,
                          src=src or pl.src, dst=pl.dst, src_mac=src_mac, dst_mac=pl.dst_mac,
                          vhdr=pl.vnet, payload=P.PAYLOAD_INDIRECT if pl.indirect else P.PAYLOAD,
-                         encap=pl.encap, sizes=pl.sizes)
+                         encap=pl.encap, sizes=pl.sizes, flows=pl.flows)
 
 
 def thread_flows(opts, pl: Plan, info, frame, threads: int) -> list:

@@ -23,7 +23,9 @@ class Traffic:
     (labels outermost first: ints, or (label, tc, ttl)), tos or dscp (IPv4),
     traffic_class or dscp (IPv6), imix ("classic": 7:4:1 of 60/590/1514 bytes, that is
     64/594/1518 with CRC; or (size, weight) pairs, "60:7,1514:1"), each cycle of sizes
-    sent spread out, in place of length/min_length.
+    sent spread out, in place of length/min_length.  flows, flowlen: Linux pktgen's
+    flows (the destination address held by each of `flows` flows taking turns, for
+    flowlen of its packets; P.flow_slot says which address a packet carries).
     Or frames: sent in turn, as they are (from_bytes, from_pcap, from_scapy)."""
 
     length: int = 60
@@ -47,6 +49,8 @@ class Traffic:
     dscp: int | None = None
     traffic_class: int | None = None
     imix: object = None
+    flows: int = 0
+    flowlen: int = 0
 
     @property
     def randomize(self) -> tuple:
@@ -77,7 +81,8 @@ class Traffic:
     def _extras(self) -> list[str]:
         """The encapsulation and size-mix fields given (not at their defaults)."""
         defaults = {f.name: f.default for f in fields(self)}
-        return [k for k in E.KEYS + ("imix",) if getattr(self, k) != defaults[k]]
+        return [k for k in E.KEYS + ("imix", "flows", "flowlen")
+                if getattr(self, k) != defaults[k]]
 
     def _frame(self, src_mac: bytes) -> P.Frame:
         if self.family not in (4, 6):
@@ -105,8 +110,19 @@ class Traffic:
         dst = P.parse_range(self.dst or any6, self.family, "dst range")
         smac = P.parse_mac(self.src_mac, "src_mac") if self.src_mac else src_mac
         return P.build_frame(hi, min_length=lo, family=self.family, src=src,
-                             dst=dst, src_mac=smac, encap=enc, sizes=sizes,
+                             dst=dst, src_mac=smac, encap=enc, sizes=sizes, flows=self._flows(),
                              dst_mac=P.parse_mac(self.dst_mac, "dst_mac"))
+
+    def _flows(self) -> tuple:
+        for name, hi in (("flows", P.MAX_FLOWS), ("flowlen", 2**31 - 1)):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or not 0 <= v <= hi:
+                raise ValueError(f"{name}={v!r}: give a whole number 0 to {hi}")
+        if not self.flows:
+            if self.flowlen:
+                raise ValueError("flowlen is the length of each of the flows: give flows too")
+            return ()
+        return (self.flows, max(self.flowlen, 1))     # flowlen 0, as pktgen: a packet
 
     def frames_for(self, func: str, threads: int, src_mac: bytes = b"\0" * 6) -> list:
         """(Frame or None, frames or None) per thread, for the engine."""

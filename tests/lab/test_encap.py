@@ -116,3 +116,17 @@ def test_imix_proportions_over_a_million(lab, engine):
         assert abs(share - weight / 12) <= 0.01 * weight / 12, (size, share)
     total = sum(s * c for s, c in sizes.items())
     assert f"Sent {n} packets {total} bytes" in tx.stdout, tx.stdout
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+@pytest.mark.parametrize("random_dst", [False, True])
+def test_flows_every_frame(lab, engine, random_dst, tmp_path):
+    n = 4000
+    args = ["-d", "10.9.0.1:7000-10.9.0.200:7000", "--flows", "8", "--flowlen", "4", "-l", "60"]
+    frames = _capture(lab, engine, args + (["-Z"] if random_dst else []), n, tmp_path)
+    assert len(frames) == n
+    dst = P.parse_range(args[1], 4, "d")
+    want = [P.flow_value(P.flow_slot(i, 8, 4), dst.lo, dst.hi, random_dst) for i in range(n)]
+    got = [int(ipaddress.ip_address(Ether(f)[IP].dst)) for f in frames]
+    assert got == want
+    assert all(checksums_fresh(Ether(f)) for f in frames[:500])

@@ -33,6 +33,7 @@ pgset "flag IPDST_RND"
 pgset "udp_dst_min 7000"
 pgset "udp_dst_max 7000"
 pgset "dst_mac {mac}"
+{extra}
 PGDEV=/proc/net/pktgen/pgctrl
 pgset "start"
 """
@@ -41,7 +42,7 @@ pgset "start"
 def test_a_sample_style_script_on_the_kernel_engine(lab, tmp_path):
     n = 200_000
     script = tmp_path / "pg.sh"
-    script.write_text(SCRIPT.format(dev=lab.dev_a, n=n, mac=lab.mac("B", lab.dev_b)))
+    script.write_text(SCRIPT.format(dev=lab.dev_a, n=n, mac=lab.mac("B", lab.dev_b), extra=""))
     cap = tmp_path / "pg.pcap"
     rx = start_rx(lab, ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-n", str(n), "-w", "0",
                         "--pcap-out", str(cap), "--pcap-count", "5000", "--duration", "20"])
@@ -66,3 +67,41 @@ def test_a_sample_style_script_on_the_kernel_engine(lab, tmp_path):
         dsts.append(d)
     assert len(set(dsts)) > 150, "IPDST_RND: the whole range is drawn"
     assert sum(b == a + 1 for a, b in zip(dsts, dsts[1:])) < len(dsts) // 10, "not in order"
+
+
+def test_flows_flowlen_burst_and_tags_every_packet(lab, tmp_path):
+    """flows 8 / flowlen 4 over dst_min..dst_max with IPDST_RND, a VLAN tag with its
+    priority and TOS: the multiset of destinations is exactly the flows' (packet i
+    carries packet.flow_value(flow_slot(i))), whatever order the receive queues give."""
+    import collections
+    import ipaddress
+
+    from scapy.layers.inet import IP
+    from scapy.layers.l2 import Dot1Q, Ether
+
+    from pktgen_nm import packet as P
+    n = 40_000
+    extra = 'pgset "flows 8"\npgset "flowlen 4"\npgset "vlan_id 42"\npgset "vlan_p 6"\n' \
+            'pgset "tos 28"'
+    script = tmp_path / "pg.sh"
+    script.write_text(SCRIPT.format(dev=lab.dev_a, n=n, mac=lab.mac("B", lab.dev_b),
+                                    extra=extra))
+    cap = tmp_path / "f.pcap"
+    rx = start_rx(lab, ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-n", str(n), "-w", "0",
+                        "--pcap-out", str(cap), "--pcap-count", str(n), "--duration", "20"])
+    tx = subprocess.run(lab.cmd("A", [sys.executable, "-m", "pktgen_nm.cli", "pgset",
+                                      str(script)]),
+                        capture_output=True, text=True, timeout=120, env=ENV)
+    assert tx.returncode == 0, tx.stderr
+    out, err = rx.communicate(timeout=90)
+    assert received(out) == n, out + err
+    dsts = collections.Counter()
+    for _, f in read_pcap(str(cap)):
+        e = Ether(f)
+        assert e[Dot1Q].vlan == 42 and e[Dot1Q].prio == 6 and e[IP].tos == 0x28
+        assert len(f) == 60
+        dsts[int(ipaddress.ip_address(e[IP].dst))] += 1
+    lo = int(ipaddress.ip_address("10.9.0.1"))
+    want = collections.Counter(P.flow_value(P.flow_slot(i, 8, 4), lo, lo + 199, True)
+                               for i in range(n))
+    assert dsts == want

@@ -1,6 +1,7 @@
 """Tags, labels, TOS and IMIX: the frames built, the ring engine's packets on the loop
 backend parsed by scapy, rxseq through tags and labels, and every bad value refused."""
 import collections
+import re
 import subprocess
 import sys
 
@@ -158,6 +159,8 @@ CLI_BAD = [
     (["--imix", "classic", "-l", "60"], "--imix sets the sizes: drop -l"),
     (["--imix", "30:1"], "bad --imix size 30: an IPv4/UDP frame needs at least 42"),
     (["--vlan", "1", "--mpls", "1,2", "-l", "50"], "with its tags and labels needs at least 54"),
+    (["--flowlen", "4"], "--flowlen is the length of each of the --flows: give --flows too"),
+    (["--flows", "70000"], "bad --flows 70000: the number of flows must be 0..65536"),
 ]
 
 
@@ -168,3 +171,43 @@ def test_cli_refuses_in_one_line(args, words):
     assert r.returncode == 2 and r.stdout == ""
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and words in lines[0], r.stderr
+
+
+@pytest.mark.parametrize("random_dst", [False, True])
+def test_flows_hold_each_destination_for_flowlen_packets(random_dst):
+    t = Traffic(dst="10.9.0.1:7000-10.9.0.200:7000", flows=8, flowlen=4,
+                random_fields=(False, False, False, random_dst))
+    f = t.frames_for("tx", 1)[0][0]
+    from pktgen_nm import _engine as eng
+    with nm.open("loop:fw@conf:slots=1024") as port:
+        w = eng.Worker(port, "tx", frame=f, limit=640, burst=64, randomize=t.randomize)
+        w.run()
+        rx, got = port.rx_rings[0], []
+        port.rxsync()
+        while not rx.empty():
+            got.append(rx.slot(rx.head).tobytes())
+            rx.advance()
+    assert len(got) == 640
+    dips = [int.from_bytes(b[30:34], "big") for b in got]
+    assert dips == [P.flow_value(P.flow_slot(i, 8, 4), f.dst.lo, f.dst.hi, random_dst)
+                    for i in range(640)]
+    # each flow (every 8th packet) keeps its address for 4 of its packets, then moves on
+    flow0 = dips[::8]
+    assert all(len(set(flow0[k:k + 4])) == 1 for k in range(0, 80, 4))
+    if random_dst:
+        assert len(set(flow0[::4])) > 15, "a new draw for each of its 20 turns"
+    else:
+        assert flow0[::4] == [f.dst.lo + 8 * k for k in range(20)], "the next in the range"
+    assert all(checksums_ok(b) for b in got[:50])
+    g = kprog.build(f, ifindex=2, map_fd=3, randomize=t.randomize)
+    assert g.code and g.fixed_len == 60
+
+
+@pytest.mark.parametrize("kw,words", [
+    (dict(flows=70000), "flows=70000: give a whole number 0 to 65536"),
+    (dict(flowlen=3), "give flows too"),
+    (dict(flows=2, flowlen=-1), "flowlen=-1"),
+])
+def test_flows_refused_with_the_reason(kw, words):
+    with pytest.raises(ValueError, match=re.escape(words)):
+        Traffic(**kw)

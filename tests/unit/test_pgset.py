@@ -1,5 +1,7 @@
 """Linux pktgen scripts (pktgen_nm.pgset): the kernel's sample style of shell script
 read as pktgen reads it, each command mapped to the run API or refused with its line."""
+import re
+
 import pytest
 
 from pktgen_nm import cli, pgset
@@ -94,7 +96,8 @@ END = "PGDEV=/proc/net/pktgen/pgctrl\npgset start\n"
     ("pgset 'tos 0x10'\n", "tos takes up to 2 hex digits, not '0x10'"),
     ("pgset 'imix_weights 60:7'\n", "imix_weights takes size,weight pairs"),
     ("pgset 'vlan_id 7'\npgset 'vlan_p 9'\n" + END, "a priority (PCP) is 0 to 7"),
-    ("pgset 'flows 16'\n", "flows is not supported yet"),
+    ("pgset 'queue_map_min 1'\n", "queue_map_min is not supported yet"),
+    ("pgset 'flows 70000'\n", "flows=70000: give a whole number 0 to 65536"),
     ("pgset 'flag QUEUE_MAP_CPU'\n", "flag QUEUE_MAP_CPU is not supported yet"),
     ("pgset 'count many'\n", "count takes a number"),
     ("pgset 'pkt_size 20'\n", "pkt_size 20: at least 42"),
@@ -122,10 +125,10 @@ def test_scripts_that_would_do_nothing():
 
 def test_the_command_refuses_in_one_line(tmp_path, capsys):
     f = tmp_path / "s.sh"
-    f.write_text(BASE + "pgset 'flows 4'\n" + END)
+    f.write_text(BASE + "pgset 'queue_map_max 4'\n" + END)
     assert cli.main(["pgset", str(f)]) == 2
     err = capsys.readouterr().err
-    assert "flows is not supported yet" in err and len(err.strip().splitlines()) == 1
+    assert "queue_map_max is not supported yet" in err and len(err.strip().splitlines()) == 1
     assert cli.main(["pgset", str(tmp_path / "none.sh")]) == 2
     assert cli.main(["pgset", str(f), "--engine", "kpktgen"]) == 2
 
@@ -181,3 +184,36 @@ def test_tags_labels_tos_and_imix_as_the_module_takes_them():
     off = pgset.parse(BASE + "pgset 'vlan_id 5'\npgset 'vlan_id 9999'\npgset 'mpls 0'\n" + END)
     t = pgset.traffic_of(off.devices["eth1"])
     assert t.vlan is None and t.mpls == () and t.tos == 0, "pktgen's TOS is 0"
+
+
+def test_flows_and_flow_seq():
+    d = pgset.parse(BASE + "pgset 'flows 8'\npgset 'flowlen 4'\n" + END).devices["eth1"]
+    t = pgset.traffic_of(d)
+    assert (t.flows, t.flowlen) == (8, 4)
+    seq = pgset.parse(BASE + "pgset 'flows 8'\npgset 'flowlen 4'\npgset 'flag FLOW_SEQ'\n"
+                      + END).devices["eth1"]
+    t = pgset.traffic_of(seq)
+    assert (t.flows, t.flowlen) == (1, 4), "FLOW_SEQ: a flow's packets in a row"
+    zero = pgset.traffic_of(pgset.parse(BASE + "pgset 'flows 2'\n" + END).devices["eth1"])
+    assert zero._frame(b"\0" * 6).flows == (2, 1), "flowlen 0, as pktgen: one packet a flow"
+
+
+def test_the_module_driver_checks_before_writing(tmp_path, monkeypatch):
+    """--engine kpktgen: a script's files and counts checked before the first write."""
+    from pktgen_nm import kpktgen
+    for name in ("pgctrl", "kpktgend_0", "kpktgend_1"):
+        (tmp_path / name).write_text("")
+    monkeypatch.setattr(kpktgen, "PROC", str(tmp_path))
+    steps = kpktgen.plan(BASE + "pgset 'flows 4'\npgset 'count 10'\n" + END)
+    assert [c for _, _, c in steps] == ["add_device eth1", "flows 4", "count 10", "start"]
+    for body, words in [
+        ("PGDEV=/proc/net/pktgen/kpktgend_7\npgset 'add_device eth2'\n",
+         "kpktgend_7 does not exist here (the module has kpktgend_0, kpktgend_1: one per CPU)"),
+        ("pgset 'count 0'\n", "eth1: count 0 (for ever) needs Ctrl-C"),
+        ("PGDEV=/proc/net/pktgen/eth5\npgset 'count 1'\n", "eth5 is not a device added"),
+    ]:
+        with pytest.raises(kpktgen.ModuleError, match=re.escape(words)):
+            kpktgen.plan(BASE + body + END)
+    with pytest.raises(kpktgen.ModuleError, match="never writes start"):
+        kpktgen.plan(BASE)
+    assert not (tmp_path / "eth1").exists(), "nothing written"
