@@ -60,6 +60,7 @@ class _Options:
     seed: int = 0
     engine: str = "ring"                # ring, or kernel: the kernel generates (tx, txseq)
     stamp: bool = False                 # txseq: send times in the frames; rxseq: latency
+    cpu: int | None = None              # thread i pinned to CPU (cpu + i) % the CPUs
 
     def check(self) -> None:
         _positive("count", self.count, integer=True)
@@ -81,6 +82,10 @@ class _Options:
             raise ValueError(f"engine={self.engine!r}: ring or kernel")
         if not isinstance(self.stamp, bool):
             raise TypeError(f"stamp={self.stamp!r}: True or False")
+        cpus = os.cpu_count() or 1
+        if self.cpu is not None and (isinstance(self.cpu, bool) or not isinstance(self.cpu, int)
+                                     or not 0 <= self.cpu < cpus):
+            raise ValueError(f"cpu={self.cpu!r}: a CPU number, 0 to {cpus - 1} here")
         if self.stamp and (self.func not in ("txseq", "rxseq") or self.engine == "kernel"):
             raise ValueError("stamp=True is for send(seq=True) on the ring engine and "
                              "receive(seq=True): one-way latency")
@@ -105,7 +110,7 @@ class Run:
             func=opts.func, count=opts.count, duration=opts.duration, rate=opts.rate,
             exit_on_idle=opts.exit_on_idle, seed=opts.seed, burst=opts.burst,
             randomize=opts.traffic.randomize if opts.traffic else (False, False),
-            stamp=opts.stamp))
+            stamp=opts.stamp, first_cpu=opts.cpu, cpus=os.cpu_count() or 1))
         self._fresh()
 
     def _fresh(self) -> None:
@@ -385,13 +390,14 @@ def prepare(func: str, port: str, traffic=None, **kw) -> Run:
 def send(port: str, traffic: Traffic, *, seq: bool = False, **kw) -> Run:
     """Send traffic on port (tx; seq=True: txseq, numbered for a receive(seq=True)).
     count (packets, 0 = no limit), duration (s, 0 = no limit), rate (pps, 0 = as fast
-    as the port takes), threads, burst, interval (s between intervals()), seed."""
+    as the port takes), threads, burst, interval (s between intervals()), seed, cpu
+    (thread i pinned to CPU cpu + i)."""
     return _run("txseq" if seq else "tx", port, traffic, **kw)
 
 
 def receive(port: str, *, seq: bool = False, **kw) -> Run:
     """Count what arrives on port (rx; seq=True: rxseq, checks txseq numbering).
-    count, duration, exit_on_idle (stop after 1 s without packets), threads, burst."""
+    count, duration, exit_on_idle (stop after 1 s without packets), threads, burst, cpu."""
     return _run("rxseq" if seq else "rx", port, None, **kw)
 
 

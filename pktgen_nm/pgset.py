@@ -29,7 +29,8 @@ IGNORED = {"clone_skb", "config", "max_before_softirq", "rem_device_all", "node"
 # draws at random, within its own min..max as pktgen does
 FLAGS_OK = {"UDPSRC_RND": 0, "IPSRC_RND": 1, "UDPDST_RND": 2, "IPDST_RND": 3,
             "NO_TIMESTAMP": None, "TXSIZE_RND": None,   # sizes in min..max: always drawn
-            "FLOW_SEQ": None}                           # flows one after the other
+            "FLOW_SEQ": None,                           # flows one after the other
+            "QUEUE_MAP_CPU": None}  # each kpktgend_N runs on CPU N, and XDP sends on its queue
 
 
 class ScriptError(ValueError):
@@ -164,6 +165,11 @@ def _pgctrl(s: Script, name: str) -> None:
 
 
 def _thread(s: Script, n: int, name: str, arg: str) -> None:
+    import os
+    cpus = os.cpu_count() or 1
+    if n >= cpus:
+        raise ScriptError(f"kpktgend_{n}: pktgen has a thread per CPU, and this machine has "
+                          f"CPUs 0 to {cpus - 1}")
     if name == "add_device":
         if not arg or arg in s.devices:
             raise ScriptError("add_device needs a device not added yet")
@@ -216,6 +222,9 @@ def _device(d: Device, name: str, arg: str) -> None:
         (d.flags.discard if arg.startswith("!") else d.flags.add)(flag)
     elif name in TAGS or name in ("mpls", "tos", "traffic_class", "imix_weights"):
         _encap(d, name, arg)
+    elif name in ("queue_map_min", "queue_map_max"):
+        raise ScriptError(f"{name} is not supported yet: our kernel engine sends on the TX "
+                          "queue of the CPU it runs on (flag QUEUE_MAP_CPU; kpktgend_N is CPU N)")
     elif name == "xmit_mode":
         if arg != "start_xmit":
             raise ScriptError("only xmit_mode start_xmit (a device's transmit) is ours")
@@ -318,7 +327,7 @@ def runs(s: Script) -> dict:
         if not d.count:
             raise ScriptError(f"{name}: count 0 (for ever) needs Ctrl-C; give a count here")
         out[name] = prepare("tx", d.ifname, traffic_of(d), count=d.count, rate=d.pps(),
-                            engine="kernel")
+                            engine="kernel", cpu=d.thread)    # kpktgend_N: CPU N
     return out
 
 

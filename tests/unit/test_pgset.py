@@ -96,9 +96,11 @@ END = "PGDEV=/proc/net/pktgen/pgctrl\npgset start\n"
     ("pgset 'tos 0x10'\n", "tos takes up to 2 hex digits, not '0x10'"),
     ("pgset 'imix_weights 60:7'\n", "imix_weights takes size,weight pairs"),
     ("pgset 'vlan_id 7'\npgset 'vlan_p 9'\n" + END, "a priority (PCP) is 0 to 7"),
-    ("pgset 'queue_map_min 1'\n", "queue_map_min is not supported yet"),
+    ("pgset 'queue_map_min 1'\n", "queue_map_min is not supported yet: our kernel engine"),
+    ("PGDEV=/proc/net/pktgen/kpktgend_99\npgset 'add_device eth3'\n",
+     "kpktgend_99: pktgen has a thread per CPU"),
     ("pgset 'flows 70000'\n", "flows=70000: give a whole number 0 to 65536"),
-    ("pgset 'flag QUEUE_MAP_CPU'\n", "flag QUEUE_MAP_CPU is not supported yet"),
+    ("pgset 'flag MPLS_RND'\n", "flag MPLS_RND is not supported yet"),
     ("pgset 'count many'\n", "count takes a number"),
     ("pgset 'pkt_size 20'\n", "pkt_size 20: at least 42"),
     ("pgset 'dst 10.0.0'\n", "dst takes an IPv4 address"),
@@ -217,3 +219,12 @@ def test_the_module_driver_checks_before_writing(tmp_path, monkeypatch):
     with pytest.raises(kpktgen.ModuleError, match="never writes start"):
         kpktgen.plan(BASE)
     assert not (tmp_path / "eth1").exists(), "nothing written"
+
+
+def test_each_thread_runs_on_its_cpu_as_queue_map_cpu_says():
+    s = pgset.parse(BASE + "pgset 'flag QUEUE_MAP_CPU'\n" + END)
+    run = pgset.runs(s)["eth1"]
+    assert run._o.cpu == 0 and run._o.engine == "kernel"
+    from pktgen_nm import Traffic, api
+    with pytest.raises(ValueError, match="cpu=999: a CPU number"):
+        api.send("eth1", Traffic(), cpu=999)
