@@ -2,7 +2,7 @@
 """Benchmarks on the veth lab (root).  Not a test: it measures and prints tables.
 
     scripts/bench.py [--secs 4] [--rounds 3]
-        [--only loop,tx,rx,python,ping,bridge,kernel,rfc2544,cluster,netmap]
+        [--only loop,tx,rx,python,ping,bridge,kernel,rfc2544,cluster,netmap,kpktgen]
 
 netmap (not in the default set): pktgen-nm against C pkt-gen on the real module, in
 the netmap-vm guest where /dev/netmap is missing (scripts/bench_netmap.py).
@@ -323,6 +323,12 @@ def main() -> int:
     ap.add_argument("--only", default="loop,tx,rx,python,ping,bridge,kernel")
     ap.add_argument("--packets", type=int, default=5_000_000, help="netmap: per transfer")
     a = ap.parse_args()
+    if a.only == "kpktgen":
+        import bench_kpktgen
+        n = a.packets if a.packets != 5_000_000 else 1_000_000
+        print(f"# command: scripts/bench.py --only kpktgen --rounds {a.rounds} --packets {n}\n",
+              flush=True)
+        return bench_kpktgen.main(a.rounds, n)
     if a.only == "netmap":
         import bench_netmap
         print(f"# command: scripts/bench.py --only netmap --rounds {a.rounds} "
