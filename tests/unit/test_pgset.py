@@ -6,44 +6,7 @@ import pytest
 
 from pktgen_nm import cli, pgset
 from pktgen_nm.pgset import ScriptError
-
-SAMPLE = """#!/bin/bash
-#modprobe pktgen
-function pgset() {
-    local result
-    echo $1 > $PGDEV
-    result=`cat $PGDEV | fgrep "Result: OK:"`
-    if [ "$result" = "" ]; then
-         cat $PGDEV | fgrep Result:
-    fi
-}
-PGDEV=/proc/net/pktgen/kpktgend_0
-echo "Removing all devices"
-pgset "rem_device_all"
-pgset "add_device eth1"
-pgset "max_before_softirq 10000"
-CLONE_SKB="clone_skb 1000000"
-# NIC adds 4 bytes CRC
-PKT_SIZE="pkt_size 60"
-COUNT="count 10000000"
-DELAY="delay 0"
-PGDEV=/proc/net/pktgen/eth1
-pgset "$COUNT"
-pgset "$CLONE_SKB"
-pgset "$PKT_SIZE"
-pgset "$DELAY"
-pgset "dst_min 10.10.11.2"
-pgset "dst_max 10.10.11.20"
-pgset "flag IPDST_RND"
-pgset "udp_dst_min 1000"
-pgset "udp_dst_max 1000"
-pgset "dst_mac 00:04:23:08:91:dc"
-PGDEV=/proc/net/pktgen/pgctrl
-echo "Running... ctrl^C to stop"
-trap true INT
-pgset "start"
-echo "Done"
-"""
+from tests.pgsample import SAMPLE
 
 
 def test_the_kernel_sample_style():
