@@ -231,6 +231,12 @@ def _banner(opts, pl, info, module) -> None:
                     f"{ipaddress.IPv4Address(r.hi)}:{r.port_hi}")
             else:
                 log(f"range is {r.group}@[{r.lo:x}]:{r.port_lo} to {r.group}@[{r.hi:x}]:{r.port_hi}")
+        extras = [x for x in (pl.encap.describe(),
+                              pl.sizes and f"IMIX of {len(pl.sizes)}: "
+                              f"{', '.join(f'{s}x{pl.sizes.count(s)}' for s in sorted(set(pl.sizes)))}",
+                              pl.flows and f"{pl.flows[0]} flows of {pl.flows[1]}") if x]
+        if extras:
+            log("frames carry " + "; ".join(extras))
     if info is not None:
         for f in info.facts[1:]:
             if opts.v or not f.ok:
