@@ -74,9 +74,11 @@ class Dut:
 
     def _nm_bridge(self) -> None:
         lab = self.lab
-        self.proc = lab.popen("B", [sys.executable, "-m", "pktgen_nm.bridge_cli",
-                                    "-i", f"{self.backend}:{lab.dev_b}",
-                                    "-i", f"{self.backend}:{lab.dev_b2}", "-w", "0"],
+        ports = (["-i", lab.dev_b, "-i", lab.dev_b2, "--engine", "kernel"]
+                 if self.backend == "kernel" else      # XDP redirect, in the kernel
+                 ["-i", f"{self.backend}:{lab.dev_b}", "-i", f"{self.backend}:{lab.dev_b2}"])
+        self.proc = lab.popen("B", [sys.executable, "-m", "pktgen_nm.bridge_cli", *ports,
+                                    "-w", "0"],
                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
         for line in self.proc.stderr:
             if "Ready" in line:

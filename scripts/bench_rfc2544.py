@@ -1,7 +1,7 @@
 """RFC 2544 throughput of the lab's devices (scripts/bench.py --only rfc2544): the
 Linux bridge against nm-bridge (AF_XDP) in namespace B, 64-byte frames, the kernel
 engine sending from A (the ring engine cannot offer enough here), an AF_XDP receiver
-in C.  A kernel-engine sender's XDP frames need an XDP program on B's side: nm-bridge
+in C; nm-bridge both on AF_XDP (our loop) and with --engine kernel (XDP redirect).  A kernel-engine sender's XDP frames need an XDP program on B's side: nm-bridge
 has its own, the Linux bridge gets one that passes everything."""
 from __future__ import annotations
 
@@ -12,13 +12,16 @@ from pktgen_nm import rfc2544 as R
 from pktgen_nm.lab import VethLab
 from pktgen_nm.labdut import Dut
 
-DUTS = ("bridge", "nm-bridge")
+DUTS = ("bridge", "nm-bridge", "nm-bridge-kernel")
+NAMES = {"bridge": "Linux bridge in B", "nm-bridge": "nm-bridge -i xdp: -i xdp: in B",
+         "nm-bridge-kernel": "nm-bridge --engine kernel in B"}
 
 
 def search(kind: str, max_rate: float, secs: float) -> R.SearchResult:
     with VethLab(tag="b25", three=True) as lab:
         lab.wait_carrier()
-        with Dut(lab, kind) as d:
+        backend = "kernel" if kind == "nm-bridge-kernel" else "xdp"
+        with Dut(lab, kind.replace("-kernel", ""), backend=backend) as d:
             sink = lab.xdp_sink("B", lab.dev_b, "pass") if kind == "bridge" else None
             try:
                 s = R.Setup(tx=lab.dev_a, rx=f"xdp:{lab.dev_c}", dst_mac=d.dst_mac,
@@ -47,7 +50,7 @@ def table(rounds: int, secs: float, max_rate: float = 1_500_000) -> str:
            "(median) | rounds | vs Linux bridge | note |", "|---|---|---|---|---|"]
     for k in DUTS:
         m = statistics.median(found[k])
-        name = "Linux bridge in B" if k == "bridge" else "nm-bridge -i xdp: -i xdp: in B"
+        name = NAMES[k]
         out.append(f"| {name} | {m / 1e3:.0f} | {', '.join(f'{v / 1e3:.0f}' for v in found[k])}"
                    f" | {m / base:.2f} | {'; '.join(sorted(notes[k]))} |")
     return "\n".join(out)
