@@ -1,8 +1,9 @@
 """RFC 2544 throughput of the lab's devices (scripts/bench.py --only rfc2544): the
-Linux bridge against nm-bridge (AF_XDP) in namespace B, 64-byte frames, the kernel
-engine sending from A (the ring engine cannot offer enough here), an AF_XDP receiver
-in C; nm-bridge both on AF_XDP (our loop) and with --engine kernel (XDP redirect).  A kernel-engine sender's XDP frames need an XDP program on B's side: nm-bridge
-has its own, the Linux bridge gets one that passes everything."""
+Linux bridge against nm-bridge in namespace B, on AF_XDP (our loop) and with --engine
+kernel (XDP redirect); 64-byte frames, the kernel engine sending from A (the ring
+engine cannot offer enough here), an AF_XDP receiver in C.  A kernel-engine sender's
+XDP frames need an XDP program on B's side: nm-bridge has its own, the Linux bridge
+gets one that passes everything."""
 from __future__ import annotations
 
 import statistics

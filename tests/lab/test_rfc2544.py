@@ -39,9 +39,10 @@ def test_throughput_of_a_shaper_is_its_rate(lab3, size):
     assert all(c.lost == 0 for c in checks) and checks[-1].valid, checks
 
 
-@pytest.mark.parametrize("kind", ["bridge", "router", "nm-bridge"])
+@pytest.mark.parametrize("kind", ["bridge", "router", "nm-bridge", "nm-bridge-kernel"])
 def test_the_command_on_real_devices(lab3, kind, tmp_path):
-    with Dut(lab3, kind) as dut:
+    backend = "kernel" if kind == "nm-bridge-kernel" else "xdp"   # XDP redirect in B
+    with Dut(lab3, kind.replace("-kernel", ""), backend=backend) as dut:
         argv = [sys.executable, "-m", "pktgen_nm.cli", "rfc2544",
                 "--tx", f"xdp:{lab3.dev_a}", "--rx", f"xdp:{lab3.dev_c}",
                 "--tx-netns", lab3.ns("A"), "--rx-netns", lab3.ns("C"),
