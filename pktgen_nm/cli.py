@@ -133,7 +133,7 @@ USAGE = f"""usage: {PROG} -i PORT [-f tx|rx|ping|pong|txseq|rxseq] [options]
        {PROG} --lab -f tx -n 1000000    (two namespaces and a veth pair, made and removed)
        {PROG} rfc2544 --help            (RFC 2544 benchmarks of a device between two ports)
        {PROG} cluster PLAN              (one test on the nodes of a Ray cluster)
-       {PROG} pgset SCRIPT              (a Linux pktgen script, on the kernel engine)
+       {PROG} pgset SCRIPT              (a Linux pktgen script: our kernel engine or the module)
 """
 
 

@@ -86,6 +86,9 @@ def encap_of(fields: dict, family: int) -> Encap:
         raise EncapError(f"mpls={stack!r}: give a sequence of labels, e.g. mpls=(16, 17)")
     if len(stack) > MAX_LABELS:
         raise EncapError(f"mpls: {len(stack)} labels; at most {MAX_LABELS}")
+    for e in stack:
+        if isinstance(e, tuple) and not 1 <= len(e) <= 3:
+            raise EncapError(f"mpls entry {e!r}: give a label or (label, tc, ttl)")
     entries = tuple(label_entry(*e) if isinstance(e, tuple) else label_entry(e) for e in stack)
     return Encap(tuple(tags), entries, _tos(get, family))
 

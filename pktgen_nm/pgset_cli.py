@@ -1,4 +1,5 @@
-"""pktgen-nm pgset SCRIPT: a Linux pktgen script on our kernel engine (pktgen_nm.pgset)."""
+"""pktgen-nm pgset SCRIPT: a Linux pktgen script on our kernel engine (pktgen_nm.pgset)
+or, with --engine kpktgen, on the kernel's pktgen module (pktgen_nm.kpktgen)."""
 from __future__ import annotations
 
 import sys
@@ -11,7 +12,8 @@ PROG = "pktgen-nm pgset"
 
 def build_parser() -> Parser:
     p = Parser(prog=PROG, description="Run a Linux pktgen script (pgset lines, PGDEV= files) "
-                                      "on the kernel engine, without the pktgen module.")
+                                      "on our kernel engine (no pktgen module needed), or on "
+                                      "the pktgen module with --engine kpktgen.")
     p.add_argument("script", metavar="SCRIPT", help="the script (a shell script, or bare commands)")
     p.add_argument("--engine", default="kernel",
                    help="kernel (default: our XDP live frames, no module needed); kpktgen: "
