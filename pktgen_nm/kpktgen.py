@@ -125,6 +125,9 @@ def start() -> bool:
     except KeyboardInterrupt:
         _write("pgctrl", "stop")
         return False
+    except OSError as e:
+        raise ModuleError(f"the pktgen module would not start ({e.strerror}): is every "
+                          "device up?") from None
     return True
 
 
