@@ -173,9 +173,9 @@ def _final(o, final: dict, error) -> int:
         for d in DIRECTIONS:
             x = final[d]
             avg = x["pkts"] / x["batches"] if x["batches"] else 0
+            batch = "" if final.get("engine") == "kernel" else f" Average batch: {avg:.2f} pkts"
             print(f"Forwarded {d.replace('_to_', '->')} {x['pkts']} packets {x['bytes']} bytes "
-                  f"{x['dropped']} dropped in {final['seconds']:.2f} seconds. Average batch: "
-                  f"{avg:.2f} pkts")
+                  f"{x['dropped']} dropped in {final['seconds']:.2f} seconds.{batch}")
         if final.get("engine") == "kernel":
             print("Mode: in the kernel (XDP redirect); frames the egress could not take "
                   "are dropped there (ethtool -S), not counted here")

@@ -90,7 +90,7 @@ class KernelBridgeRun:
 
     def _counts(self) -> dict:
         c = self._kb.counters()
-        return {d: {"pkts": c[i][0], "bytes": c[i][1], "batches": c[i][0], "dropped": 0}
+        return {d: {"pkts": c[i][0], "bytes": c[i][1], "batches": 0, "dropped": 0}
                 for i, d in enumerate(DIRECTIONS)}
 
     def intervals(self):
@@ -102,7 +102,7 @@ class KernelBridgeRun:
             iv = {"schema": SCHEMA, "type": "interval", "usec": int((now - self._last_t) * 1e6),
                   **{d: {"pkts": cur[i][0] - self._prev[i][0],
                          "bytes": cur[i][1] - self._prev[i][1],
-                         "batches": cur[i][0] - self._prev[i][0], "dropped": 0}
+                         "batches": 0, "dropped": 0}          # no batches of ours
                      for i, d in enumerate(DIRECTIONS)}}
             self._prev, self._last_t = cur, now
             yield iv
