@@ -277,24 +277,21 @@ cdef class XdpAttachment:
 
 cdef class KernelBridge:
     """nm-bridge in the kernel: an XDP program on each of two interfaces redirecting
-    every frame to the other (pktgen_nm.kbridge writes them), with per-direction
-    packet and byte counters in one mmapped map.  Closing detaches both."""
+    every frame to the other (pktgen_nm.kbridge writes them; XdpAttachment attaches
+    each), with per-direction packet and byte counters in one mmapped map.  Closing
+    detaches both."""
     cdef int map_fd
-    cdef int prog_fd[2]
-    cdef int link_fd[2]
-    cdef readonly tuple native         # (a, b): attached in driver mode
+    cdef list ends                      # the XdpAttachment of each direction
     cdef uint64_t *state
     cdef size_t maplen
 
     def __cinit__(self):
         self.map_fd = -1
-        self.prog_fd[0] = self.prog_fd[1] = self.link_fd[0] = self.link_fd[1] = -1
+        self.ends = []
 
     def __init__(self, int ifindex_a, int ifindex_b):
         from . import kbridge
-        cdef char log[4096]
-        cdef bytes code
-        cdef int rc, d, native[2]
+        cdef int rc, d
         rc = kgen_map_create(kbridge.STATE_SIZE)
         if rc < 0:
             raise OSError(-rc, f"cannot create the bridge's map: {os.strerror(-rc)}")
@@ -306,25 +303,19 @@ cdef class KernelBridge:
             self.close()
             raise OSError(err, "cannot map the bridge's counters")
         self.state = <uint64_t *>m
-        ends = (ifindex_a, ifindex_b)
-        for d in range(2):              # direction d: frames in on ends[d], out of the other
-            code = kbridge.program(self.map_fd, d, ends[1 - d])
-            log[0] = 0
-            rc = kgen_prog_load(<char *>code, len(code) // 8, log, sizeof(log))
-            if rc < 0:
-                self.close()
-                detail = log.decode("utf-8", "replace").strip().splitlines()
-                raise OSError(-rc, "the kernel rejected the bridge's XDP program: " +
-                              (detail[len(detail) - 1] if detail else os.strerror(-rc)))
-            self.prog_fd[d] = rc
-        for d in range(2):
-            rc = nmpy_xdp_attach(self.prog_fd[d], ends[d], 1, &native[d])
-            if rc < 0:
-                self.close()
-                raise OSError(-rc, f"cannot attach the bridge's XDP program to interface "
-                                   f"#{ends[d]}: {os.strerror(-rc)}")
-            self.link_fd[d] = rc
-        self.native = (bool(native[0]), bool(native[1]))
+        ifindex = (ifindex_a, ifindex_b)
+        try:
+            for d in range(2):          # direction d: frames in on ifindex[d], out of the other
+                self.ends.append(XdpAttachment(kbridge.program(self.map_fd, d, ifindex[1 - d]),
+                                               ifindex[d]))
+        except OSError:
+            self.close()
+            raise
+
+    @property
+    def native(self):
+        """(a, b): attached in driver mode."""
+        return tuple((<XdpAttachment>e).mode == "native" for e in self.ends)
 
     def counters(self):
         """(packets, bytes) per direction, as the programs counted them."""
@@ -333,14 +324,9 @@ cdef class KernelBridge:
         return tuple((self.state[2 * d], self.state[2 * d + 1]) for d in range(2))
 
     def close(self):
-        cdef int d
-        for d in range(2):
-            if self.link_fd[d] >= 0:
-                close(self.link_fd[d])
-                self.link_fd[d] = -1
-            if self.prog_fd[d] >= 0:
-                close(self.prog_fd[d])
-                self.prog_fd[d] = -1
+        for e in self.ends:
+            e.close()
+        self.ends = []
         if self.state != NULL:
             munmap(self.state, self.maplen)
             self.state = NULL

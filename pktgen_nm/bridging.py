@@ -58,7 +58,27 @@ class BridgeOptions:
             raise ValueError("duration must be >= 0 and interval > 0 (seconds)")
 
 
-class BridgeRun:
+class _Intervals:
+    """intervals() over _counters() ({direction: {pkts, bytes, batches, dropped}}), for
+    a run with alive(), stop(), interval, duration and _t0/_last_t/_prev."""
+
+    def intervals(self):
+        """Yield {"usec", "a_to_b": {...}, "b_to_a": {...}} every interval seconds until
+        the bridge stops or the duration is over (then it is stopped)."""
+        while self.alive():
+            end = time.monotonic() + self.interval
+            while self.alive() and time.monotonic() < end:
+                time.sleep(min(0.05, max(0.0, end - time.monotonic())))
+            now, cur = time.monotonic(), self._counters()
+            iv = {"schema": SCHEMA, "type": "interval", "usec": int((now - self._last_t) * 1e6),
+                  **{d: {k: cur[d][k] - self._prev[d][k] for k in cur[d]} for d in cur}}
+            self._prev, self._last_t = cur, now
+            yield iv
+            if self.duration and now - self._t0 >= self.duration:
+                self.stop()
+
+
+class BridgeRun(_Intervals):
     """nm-bridge's work: start(), intervals() (a dict per direction: pkts, bytes,
     batches, dropped), stop(), join() -> result; a context manager like Run.  owned:
     join() closes the ports."""
@@ -74,7 +94,7 @@ class BridgeRun:
         self.result: dict | None = None
         self._t: threading.Thread | None = None
         self._t0 = self._last_t = time.monotonic()
-        self._prev = self.br.counters()
+        self._prev = self._counters()
 
     @property
     def zero_copy(self) -> bool:
@@ -97,20 +117,8 @@ class BridgeRun:
     def stop(self) -> None:
         self.br.stop()
 
-    def intervals(self):
-        """Yield {"usec", "a_to_b": {...}, "b_to_a": {...}} every interval seconds until
-        the bridge stops or the duration is over (then it is stopped)."""
-        while self.alive():
-            end = time.monotonic() + self.interval
-            while self.alive() and time.monotonic() < end:
-                time.sleep(min(0.05, max(0.0, end - time.monotonic())))
-            now, cur = time.monotonic(), self.br.counters()
-            iv = {"schema": SCHEMA, "type": "interval", "usec": int((now - self._last_t) * 1e6),
-                  **{d: {k: cur[d][k] - self._prev[d][k] for k in cur[d]} for d in cur}}
-            self._prev, self._last_t = cur, now
-            yield iv
-            if self.duration and now - self._t0 >= self.duration:
-                self.stop()
+    def _counters(self) -> dict:
+        return self.br.counters()
 
     def join(self) -> dict:
         """Wait for the thread, then the final counters; the ports are closed (if

@@ -15,11 +15,11 @@ import time
 
 from . import bpf
 from .bpf import R0, R1, R2, R6, R7, R9
+from .bridging import DIRECTIONS, _Intervals
 from .results import SCHEMA
 
 STATE_SIZE = 32                         # per direction: packets, bytes (u64 each)
 FUNC_XDP_GET_BUFF_LEN = 188             # bpf_xdp_get_buff_len (kernel >= 5.18)
-DIRECTIONS = ("a_to_b", "b_to_a")
 
 
 def program(map_fd: int, direction: int, out_ifindex: int) -> bytes:
@@ -50,7 +50,7 @@ def _ifindex(port: str) -> int:
         raise ValueError(f"no interface named {name!r}") from None
 
 
-class KernelBridgeRun:
+class KernelBridgeRun(_Intervals):
     """The same life as bridging.BridgeRun: start() attaches both programs,
     intervals() reads the counters, stop() and join() detach and give the result."""
 
@@ -68,7 +68,7 @@ class KernelBridgeRun:
         self._kb = None
         self._stopped = False
         self._t0 = self._last_t = time.monotonic()
-        self._prev = ((0, 0), (0, 0))
+        self._prev = self._counters()
 
     @property
     def native(self) -> tuple:
@@ -88,26 +88,10 @@ class KernelBridgeRun:
     def stop(self) -> None:
         self._stopped = True
 
-    def _counts(self) -> dict:
-        c = self._kb.counters()
+    def _counters(self) -> dict:
+        c = self._kb.counters() if self._kb is not None else ((0, 0), (0, 0))
         return {d: {"pkts": c[i][0], "bytes": c[i][1], "batches": 0, "dropped": 0}
-                for i, d in enumerate(DIRECTIONS)}
-
-    def intervals(self):
-        while self.alive():
-            end = time.monotonic() + self.interval
-            while self.alive() and time.monotonic() < end:
-                time.sleep(min(0.05, max(0.0, end - time.monotonic())))
-            now, cur = time.monotonic(), self._kb.counters()
-            iv = {"schema": SCHEMA, "type": "interval", "usec": int((now - self._last_t) * 1e6),
-                  **{d: {"pkts": cur[i][0] - self._prev[i][0],
-                         "bytes": cur[i][1] - self._prev[i][1],
-                         "batches": 0, "dropped": 0}          # no batches of ours
-                     for i, d in enumerate(DIRECTIONS)}}
-            self._prev, self._last_t = cur, now
-            yield iv
-            if self.duration and now - self._t0 >= self.duration:
-                self.stop()
+                for i, d in enumerate(DIRECTIONS)}      # no batches of ours: the kernel's
 
     def join(self) -> dict:
         """Detach both programs; the final counters."""
@@ -115,7 +99,7 @@ class KernelBridgeRun:
             self.result = {"schema": SCHEMA, "type": "final", "engine": "kernel",
                            "seconds": round(time.monotonic() - self._t0, 3),
                            "zero_copy": False, "copied_by_backend": 0, "kernel_drops": {},
-                           "tx_dropped": 0, **self._counts()}
+                           "tx_dropped": 0, **self._counters()}
             self._kb.close()
         return self.result
 

@@ -143,8 +143,9 @@ def _draws(a: bpf.Asm, varying, frame: Frame, map_fd: int) -> tuple[dict, int, i
     min_len, max_len = frame.min_len, frame.max_len
     slot = 0
     rand_slot = {}
+    flow_off = _flow_off(frame)
     for f in varying:
-        if f[5] and f[0] != _flow_off(frame):     # a flow's draw comes from its slot
+        if f[5] and f[0] != flow_off:   # a flow's draw comes from its slot
             slot += 8
             a.call(bpf.FUNC_GET_PRANDOM_U32)
             a.stx(8, R10, -slot, R0)
@@ -203,21 +204,21 @@ def _fields(a: bpf.Asm, varying, rand_slot: dict, frame: Frame) -> None:
     flow_off = _flow_off(frame)
     for off, width, lo, hi, in_ip, rnd in varying:
         span = hi - lo + 1
+        odometer = not rnd and off != flow_off      # its value from r0, which moves on
         if off == flow_off:
             _flow_slot(a, frame, rnd)
-            rnd = True                  # r0, the odometer, is not divided for it
         elif rnd:
             a.ldx(8, R4, R10, rand_slot[off])
         else:
             a.mov(R4, R0)
         if span <= 0x7FFFFFFF:
             a.mod(R4, span, imm=True)
-            if not rnd:
+            if odometer:
                 a.div(R0, span, imm=True)
         else:
             _const(a, R5, span)
             a.mod(R4, R5)
-            if not rnd:
+            if odometer:
                 a.div(R0, R5)
         if lo:
             _const(a, R5, lo)

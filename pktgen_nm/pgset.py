@@ -16,6 +16,7 @@ refused before anything runs, with the line that gave it.
 """
 from __future__ import annotations
 
+import os
 import re
 import shlex
 from dataclasses import dataclass, field
@@ -165,7 +166,6 @@ def _pgctrl(s: Script, name: str) -> None:
 
 
 def _thread(s: Script, n: int, name: str, arg: str) -> None:
-    import os
     cpus = os.cpu_count() or 1
     if n >= cpus:
         raise ScriptError(f"kpktgend_{n}: pktgen has a thread per CPU, and this machine has "

@@ -105,16 +105,8 @@ def main(rounds: int, n: int) -> int:
     if shutil.which("modprobe"):
         subprocess.run(["modprobe", "pktgen"], capture_output=True)
     if not os.path.isdir("/proc/net/pktgen"):           # no module here: the guest's
-        vm = os.environ.get("NETMAP_VM") or os.path.join(os.path.dirname(ROOT), "shared",
-                                                          "netmap-vm")
-        run = os.path.join(vm, "run.sh")
-        if not os.path.exists(run):
-            print("bench kpktgen: no pktgen module here and no netmap-vm guest (set "
-                  "NETMAP_VM)", file=sys.stderr)
-            return 2
-        cmd = f"{sys.executable} scripts/bench_kpktgen.py {rounds} {n}"
-        return subprocess.run([run, cmd], cwd=ROOT,
-                              env=dict(os.environ, GUEST_TIMEOUT="3000")).returncode
+        from bench_netmap import in_guest
+        return in_guest("bench_kpktgen.py", rounds, n, "no pktgen module")
     print(table(measure(rounds, n), rounds, n), flush=True)
     return 0
 

@@ -102,18 +102,23 @@ def table(res: dict, rounds: int, n: int) -> str:
     return "\n".join(lines)
 
 
+def in_guest(script: str, rounds: int, n: int, why: str) -> int:
+    """Run scripts/SCRIPT ROUNDS N inside the netmap-vm guest (NETMAP_VM, default
+    ../shared/netmap-vm), for what this machine lacks (why)."""
+    vm = os.environ.get("NETMAP_VM") or os.path.join(os.path.dirname(ROOT), "shared",
+                                                      "netmap-vm")
+    run = os.path.join(vm, "run.sh")
+    if not os.path.exists(run):
+        print(f"bench: {why} here and no netmap-vm guest (set NETMAP_VM)", file=sys.stderr)
+        return 2
+    cmd = f"{sys.executable} scripts/{script} {rounds} {n}"
+    return subprocess.run([run, cmd], cwd=ROOT,
+                          env=dict(os.environ, GUEST_TIMEOUT="3000")).returncode
+
+
 def main(rounds: int, n: int) -> int:
     if not os.path.exists("/dev/netmap"):
-        vm = os.environ.get("NETMAP_VM") or os.path.join(os.path.dirname(ROOT), "shared",
-                                                          "netmap-vm")
-        run = os.path.join(vm, "run.sh")
-        if not os.path.exists(run):
-            print("bench netmap: no /dev/netmap and no netmap-vm guest (set NETMAP_VM)",
-                  file=sys.stderr)
-            return 2
-        cmd = f"{sys.executable} scripts/bench_netmap.py {rounds} {n}"
-        return subprocess.run([run, cmd], cwd=ROOT,
-                              env=dict(os.environ, GUEST_TIMEOUT="3000")).returncode
+        return in_guest("bench_netmap.py", rounds, n, "no /dev/netmap")
     print(table(measure(rounds, n), rounds, n), flush=True)
     return 0
 

@@ -104,3 +104,4 @@ def test_names_that_are_not_interfaces():
     with pytest.raises(ValueError, match="two different interfaces"):
         kbridge.KernelBridgeRun("lo", "xdp:lo")
     assert len(kbridge.program(3, 0, 2)) % 8 == 0
+

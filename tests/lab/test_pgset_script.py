@@ -39,19 +39,27 @@ pgset "start"
 """
 
 
-def test_a_sample_style_script_on_the_kernel_engine(lab, tmp_path):
-    n = 200_000
+def run_script(lab, tmp_path, n, extra, keep):
+    """SCRIPT (with extra commands) from A into an xdp: receiver in B, which keeps the
+    first `keep` frames: (pgset's CompletedProcess, the pcap), all n received."""
     script = tmp_path / "pg.sh"
-    script.write_text(SCRIPT.format(dev=lab.dev_a, n=n, mac=lab.mac("B", lab.dev_b), extra=""))
+    script.write_text(SCRIPT.format(dev=lab.dev_a, n=n, mac=lab.mac("B", lab.dev_b),
+                                    extra=extra))
     cap = tmp_path / "pg.pcap"
     rx = start_rx(lab, ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-n", str(n), "-w", "0",
-                        "--pcap-out", str(cap), "--pcap-count", "5000", "--duration", "20"])
+                        "--pcap-out", str(cap), "--pcap-count", str(keep), "--duration", "20"])
     tx = subprocess.run(lab.cmd("A", [sys.executable, "-m", "pktgen_nm.cli", "pgset",
                                       str(script)]),
                         capture_output=True, text=True, timeout=120, env=ENV)
     assert tx.returncode == 0, tx.stderr
     out, err = rx.communicate(timeout=90)
     assert received(out) == n, out + err
+    return tx, cap
+
+
+def test_a_sample_style_script_on_the_kernel_engine(lab, tmp_path):
+    n = 200_000
+    tx, cap = run_script(lab, tmp_path, n, "", 5000)
     assert f"Sent {n} packets {60 * n} bytes" in tx.stdout, tx.stdout
     res = [line for line in tx.stdout.splitlines() if line.startswith("Result: OK:")]
     assert len(res) == 1 and f", {n} (60byte,0frags)" in res[0], tx.stdout
@@ -83,18 +91,7 @@ def test_flows_flowlen_burst_and_tags_every_packet(lab, tmp_path):
     n = 40_000
     extra = 'pgset "flows 8"\npgset "flowlen 4"\npgset "vlan_id 42"\npgset "vlan_p 6"\n' \
             'pgset "tos 28"'
-    script = tmp_path / "pg.sh"
-    script.write_text(SCRIPT.format(dev=lab.dev_a, n=n, mac=lab.mac("B", lab.dev_b),
-                                    extra=extra))
-    cap = tmp_path / "f.pcap"
-    rx = start_rx(lab, ["-i", f"xdp:{lab.dev_b}", "-f", "rx", "-n", str(n), "-w", "0",
-                        "--pcap-out", str(cap), "--pcap-count", str(n), "--duration", "20"])
-    tx = subprocess.run(lab.cmd("A", [sys.executable, "-m", "pktgen_nm.cli", "pgset",
-                                      str(script)]),
-                        capture_output=True, text=True, timeout=120, env=ENV)
-    assert tx.returncode == 0, tx.stderr
-    out, err = rx.communicate(timeout=90)
-    assert received(out) == n, out + err
+    _, cap = run_script(lab, tmp_path, n, extra, n)
     dsts = collections.Counter()
     for _, f in read_pcap(str(cap)):
         e = Ether(f)
