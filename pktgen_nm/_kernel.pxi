@@ -266,9 +266,12 @@ cdef class XdpAttachment:
         raise OSError(-rc, f"cannot attach the XDP program: {os.strerror(-rc)}")
 
     def close(self):
-        for fd in (self.link_fd, self.prog_fd):
-            if fd >= 0:
-                close(fd)
+        # each fd by name: a loop over the two let Cython type its variable as a truth
+        # value, and close(1) shut stdout
+        if self.link_fd >= 0:
+            close(self.link_fd)
+        if self.prog_fd >= 0:
+            close(self.prog_fd)
         self.link_fd = self.prog_fd = -1
 
     def __dealloc__(self):

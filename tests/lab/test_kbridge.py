@@ -105,3 +105,17 @@ def test_names_that_are_not_interfaces():
         kbridge.KernelBridgeRun("lo", "xdp:lo")
     assert len(kbridge.program(3, 0, 2)) % 8 == 0
 
+
+def test_detaching_leaves_the_process_s_other_files_alone(lab3):
+    """XdpAttachment.close() once shut fd 1 (a loop variable typed as a truth value):
+    after closing an attachment, and the bridge that holds two, stdout still works."""
+    code = ("import socket; from pktgen_nm import bpf; "
+            "from pktgen_nm._engine import XdpAttachment, KernelBridge; "
+            f"i = socket.if_nametoindex({lab3.dev_b!r}); "
+            f"j = socket.if_nametoindex({lab3.dev_b2!r}); "
+            "a = XdpAttachment(bpf.drop_program(), i); a.close(); a.close(); "
+            "k = KernelBridge(i, j); k.close(); k.close(); print('still here', flush=True)")
+    p = subprocess.run(lab3.cmd("B", [sys.executable, "-c", code]), capture_output=True,
+                       text=True, env=ENV, timeout=30)
+    assert p.returncode == 0 and p.stdout == "still here\n", p.stderr
+    assert xdp_attached(lab3) == []
